@@ -1,0 +1,3 @@
+from hpo_cli.cli import main
+
+main()

@@ -1,0 +1,86 @@
+"""Errors that carry their exit code, so the CLI maps them to the contract without guessing.
+
+Bad input must reach the user as one line ``FILE:LINE:COL: field.path: message`` and never as a
+traceback; everything that can go wrong with a spec, a data file or an option is an ``InputError``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_RUN_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in a user's file a problem sits; line and column are 1-based, absent when unknown."""
+
+    file: str
+    line: int | None = None
+    col: int | None = None
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return self.file
+        if self.col is None:
+            return f"{self.file}:{self.line}"
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about the input: an error (exit 2) or a best-practice warning."""
+
+    message: str
+    location: Location | None = None
+    path: str = ""
+    severity: str = "error"  # "error" | "warning"
+
+    def __str__(self) -> str:
+        parts = []
+        if self.location is not None:
+            parts.append(str(self.location))
+        if self.path:
+            parts.append(self.path)
+        parts.append(self.message)
+        return ": ".join(parts)
+
+
+class HpoError(Exception):
+    """Base of every error hpo raises on purpose; ``exit_code`` is what the process returns."""
+
+    exit_code = EXIT_RUN_FAILED
+
+
+class InputError(HpoError):
+    """Bad input (spec, data, option): exit 2, one clear located message per problem, nothing written."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, problems: Problem | str | list[Problem], location: Location | None = None,
+                 path: str = "") -> None:
+        if isinstance(problems, str):
+            problems = [Problem(problems, location, path)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: list[Problem] = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class RunFailed(HpoError):
+    """The run itself failed (every trial of a model failed, tracking lost mid-run): exit 1."""
+
+    exit_code = EXIT_RUN_FAILED
+
+
+class Interrupted(HpoError):
+    """The user stopped the run; what finished is saved and ``--resume`` continues."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self, run_dir: str = "") -> None:
+        self.run_dir = run_dir
+        super().__init__(f"interrupted; continue with: hpo tune SPEC --resume (run folder {run_dir})")

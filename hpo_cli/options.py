@@ -1,0 +1,42 @@
+"""Typed options of each command, so core functions take one object instead of CLI flags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class TuneOptions:
+    spec: Path
+    output: Path | None = None
+    models: list[str] = field(default_factory=list)  # only these models (empty: all)
+    method: str | None = None
+    trials: int | None = None
+    timeout: float | None = None  # seconds
+    seed: int | None = None
+    workers: int = 1
+    storage: str | None = None
+    resume: bool = False
+    mlflow: bool = True
+    tracking_uri: str | None = None
+    data: str | None = None
+    quiet: bool = False
+
+
+@dataclass
+class ReportOptions:
+    run_dir: Path
+    top: int = 10
+    plots: bool = True
+    storage: str | None = None
+    compare: Path | None = None
+
+
+@dataclass
+class BestOptions:
+    run_dir: Path
+    model: str | None = None
+    format: str = "yaml"  # yaml | json | env | hydra | args
+    with_init: bool = False
+    prefix: str = "model"

@@ -1,0 +1,48 @@
+"""The run folder: its file names, atomic writes, and finding the newest run.
+
+Kept free of heavy imports because ``hpo best`` and ``hpo report`` start here.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from hpo_cli.errors import InputError, Location
+
+BEST_PARAMETERS = "best_parameters.yaml"
+TRIALS_CSV = "trials.csv"
+RESULTS_MD = "results.md"
+RUN_JSON = "run.json"
+STUDY_JOURNAL = "study.journal"
+RUNS_ROOT = Path("runs")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write through a temporary file and rename, so a reader (DVC, a training stage) never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def resolve_run_dir(arg: Path | None, root: Path = RUNS_ROOT) -> Path:
+    """``RUN_DIR`` as given, else the most recently modified run folder under ``runs/``."""
+    if arg is not None:
+        if not arg.is_dir():
+            raise InputError(f"run folder not found: {arg}", Location(str(arg)))
+        return arg
+    candidates = [p for p in root.glob("*") if p.is_dir() and ((p / RUN_JSON).exists()
+                                                             or (p / BEST_PARAMETERS).exists())]
+    if not candidates:
+        raise InputError(f"no run folder under {root}/; run `hpo tune SPEC` first or name RUN_DIR",
+                         Location(str(root)))
+    return max(candidates, key=lambda p: max(f.stat().st_mtime for f in [p, *p.iterdir()]))

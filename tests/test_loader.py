@@ -1,0 +1,35 @@
+"""The loader keeps positions and reads numbers the way spec authors write them."""
+
+import pytest
+
+from hpo_cli.errors import InputError
+from hpo_cli.loader import parse_text
+
+
+def test_exponent_without_dot_is_a_float():
+    doc = parse_text("a: 1e-5\nb: 100\nc: '1e-5'\n", "s.yaml")
+    assert doc.data == {"a": 1e-5, "b": 100, "c": "1e-5"}
+    assert isinstance(doc.data["a"], float) and isinstance(doc.data["b"], int)
+
+
+def test_positions_of_keys_and_values():
+    doc = parse_text("models:\n  - name: a\n    space:\n      C: [1, 2]\n", "s.yaml")
+    assert doc.keys[("models", 0, "space", "C")] == (4, 7)
+    assert doc.values[("models", 0, "space", "C", 1)] == (4, 14)
+
+
+def test_json_positions_survive_tabs():
+    doc = parse_text('{\n\t"a": 1e-5,\n\t"b": [null, [50]]\n}', "s.json")
+    assert doc.data == {"a": 1e-5, "b": [None, [50]]}
+    assert doc.values[("b",)] == (3, 7)
+
+
+@pytest.mark.parametrize(
+    ("text", "file", "where"),
+    [("a: 1\na: 2\n", "s.yaml", "s.yaml:2:1"), ('{"a": 1,,}', "s.json", "s.json:1:9"),
+     ("a: [1\nb: 2\n", "s.yaml", "s.yaml:2:2"), ("", "s.yaml", "s.yaml:1:1")],
+)
+def test_syntax_errors_are_located(text, file, where):
+    with pytest.raises(InputError) as info:
+        parse_text(text, file)
+    assert str(info.value).startswith(where)

@@ -346,7 +346,8 @@ def _real_path(data: Any, loc: tuple[Any, ...]) -> PathKey:
     out: list[str | int] = []
     node = data
     for i, part in enumerate(loc):
-        if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and part < len(node):
+        in_dict = isinstance(node, dict) and part in node
+        if in_dict or isinstance(node, list) and isinstance(part, int) and part < len(node):
             node = node[part]
             out.append(part)
         elif i == len(loc) - 1 and not (isinstance(node, dict) and node.get("type") == part):

@@ -8,6 +8,7 @@ YAML is read with the safe loader only, and ``1e-5`` resolves to a float as in Y
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -40,6 +41,10 @@ class Document:
     data: Any
     values: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     keys: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    # Filled while the spec is normalised: canonical path -> where the value was written (a value
+    # merged from ``defaults``), and canonical key -> the synonym the user wrote (``param_grid``).
+    origins: dict[PathKey, PathKey] = field(default_factory=dict)
+    written: dict[PathKey, PathKey] = field(default_factory=dict)
 
     def locate(self, path: PathKey, *, key: bool = False) -> Location:
         """The nearest known position of ``path``: itself, else its closest ancestor."""
@@ -64,6 +69,51 @@ class Document:
             for k in [k for k in table if k[:n] == src]:
                 del table[k]
             table.update(moved)
+
+
+def dotted(path: PathKey) -> str:
+    """``models[0].space.C`` from ``("models", 0, "space", "C")``: the path printed in messages."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def suggest(word: str, options: Any) -> str:
+    """'; did you mean X?' when a close option exists, else nothing."""
+    match = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    return f"; did you mean '{match[0]}'?" if match else ""
+
+
+def origin_of(doc: Document | None, path: PathKey) -> PathKey:
+    """Where a merged value was written: ``models[2].metric`` may really be ``defaults.metric``."""
+    origins = doc.origins if doc else {}
+    path = tuple(path)
+    for _ in range(4):  # an origin may itself be moved (a `tune: false` entry merged from defaults)
+        for n in range(len(path), 0, -1):
+            if path[:n] in origins:
+                path = origins[path[:n]] + path[n:]
+                break
+        else:
+            break
+    return path
+
+
+def rename(doc: Document, mapping: dict, base: PathKey, old: str, new: str) -> None:
+    """Rename a synonym to its canonical key; positions move along, messages keep the written name."""
+    mapping[new] = mapping.pop(old)
+    doc.move(base + (old,), base + (new,))
+    doc.written[base + (new,)] = base + (old,)
+
+
+def written_path(doc: Document | None, path: PathKey) -> PathKey:
+    """A canonical path with the keys the user wrote: ``models[0].param_grid.C``, not ``...space.C``."""
+    written = doc.written if doc else {}
+    path = tuple(path)
+    for n in range(len(path), 0, -1):
+        if path[:n] in written:
+            return written_path(doc, written[path[:n]][:n - 1]) + written[path[:n]][n - 1:] + path[n:]
+    return path
 
 
 def _mark(node: yaml.Node) -> tuple[int, int]:

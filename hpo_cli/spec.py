@@ -10,7 +10,6 @@ need scikit-learn (estimators, scorers) live in ``validate``; this module import
 from __future__ import annotations
 
 import copy
-import difflib
 import hashlib
 import re
 from pathlib import Path
@@ -19,11 +18,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hpo_cli.errors import InputError, Location, Problem
-from hpo_cli.loader import Document, PathKey, load_document
+from hpo_cli.loader import Document, PathKey, dotted, load_document, origin_of, rename, written_path
+from hpo_cli.loader import suggest as suggest  # re-exported: data.py and validate use it
+from hpo_cli.spec_errors import validation_problems
 
 METHODS = ("grid", "random", "tpe", "qmc", "cmaes", "gp", "nsga2")
-CV_KINDS = ("auto", "kfold", "stratified", "group", "stratified_group", "timeseries")
-PRUNERS = ("none", "median", "successive_halving", "hyperband")
+INTERNAL_FIELDS = frozenset({"path", "sha256", "doc", "data_from_cli"})  # set by load_spec, not spec language
 DEFAULT_SEED = 42
 DEFAULT_TRIALS = 50
 
@@ -188,6 +188,7 @@ class Spec(StrictModel):
     path: Path | None = Field(None, exclude=True)
     sha256: str = Field("", exclude=True)
     doc: Any = Field(None, exclude=True)  # the loader Document, for located messages in later checks
+    data_from_cli: bool = Field(False, exclude=True)  # data.source came from --data
 
     def locate(self, path: PathKey, *, key: bool = False) -> Location:
         """File position of a spec path, following values merged in from ``defaults`` to their origin."""
@@ -197,10 +198,14 @@ class Spec(StrictModel):
         return doc.locate(origin_of(doc, path), key=key)
 
     def display_path(self, path: PathKey) -> str:
+        """The dotted path as the user wrote it (origin in ``defaults``, synonyms such as ``param_grid``)."""
         doc: Document | None = self.doc
-        return dotted(origin_of(doc, path) if doc else path)
+        return dotted(written_path(doc, origin_of(doc, path)) if doc else path)
 
     def problem(self, path: PathKey, message: str, *, severity: str = "error", key: bool = False) -> Problem:
+        """A located finding about the value at ``path`` (``key=True``: point at the key instead)."""
+        if path[:2] == ("data", "source") and self.data_from_cli:
+            return Problem(message, Location("--data"), "", severity)
         return Problem(message, self.locate(path, key=key), self.display_path(path), severity)
 
     @property
@@ -222,27 +227,6 @@ _SPACE_SYNONYMS = ("param_grid", "space", "hyperparameters")
 _MERGED_MAPPINGS = ("cv", "budget")
 
 
-def dotted(path: PathKey) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def origin_of(doc: Document | None, path: PathKey) -> PathKey:
-    """Where a merged value was written: ``models[2].metric`` may really be ``defaults.metric``."""
-    origins: dict[PathKey, PathKey] = getattr(doc, "origins", {}) if doc else {}
-    for n in range(len(path), 0, -1):
-        if path[:n] in origins:
-            return origins[path[:n]] + tuple(path[n:])
-    return tuple(path)
-
-
-def _rename(doc: Document, mapping: dict, base: PathKey, old: str, new: str) -> None:
-    mapping[new] = mapping.pop(old)
-    doc.move(base + (old,), base + (new,))
-
-
 def _normalize_entry(doc: Document, space: dict, base: PathKey, name: str, typed: bool) -> None:
     """Bring one space entry to ``{type, low, high, ...}`` or ``{type: categorical, values}``."""
     path = base + (name,)
@@ -255,7 +239,7 @@ def _normalize_entry(doc: Document, space: dict, base: PathKey, name: str, typed
         return  # pydantic reports the wrong type at this exact place
     for old, new in _PARAM_SYNONYMS.items():
         if old in entry and new not in entry:
-            _rename(doc, entry, path, old, new)
+            rename(doc, entry, path, old, new)
     if typed:  # Hydra-style typed entries: {tune, type, low, high, step: null, log, values}
         entry.pop("tune", None)
         for key in ("value", "default"):
@@ -267,6 +251,10 @@ def _normalize_entry(doc: Document, space: dict, base: PathKey, name: str, typed
         entry.setdefault("values", [True, False])
     elif "type" not in entry and "values" in entry:
         entry["type"] = "categorical"
+    elif "type" not in entry and "low" in entry and "high" in entry:
+        # {low: 1, high: 10} is an int range, {low: 0.1, high: 1} a float one: as written.
+        ints = all(isinstance(entry[k], int) and not isinstance(entry[k], bool) for k in ("low", "high"))
+        entry["type"] = "int" if ints and not isinstance(entry.get("step"), float) else "float"
 
 
 def _normalize_model(doc: Document, model: dict, base: PathKey) -> None:
@@ -281,7 +269,7 @@ def _normalize_model(doc: Document, model: dict, base: PathKey) -> None:
     typed = key == "hyperparameters"
     space = model[key]
     if key != "space":
-        _rename(doc, model, base, key, "space")
+        rename(doc, model, base, key, "space")
     if not isinstance(space, dict):
         return
     if typed:
@@ -295,7 +283,9 @@ def _normalize_model(doc: Document, model: dict, base: PathKey) -> None:
             params = model.setdefault("init_params", {})
             if isinstance(params, dict):
                 for name, value in fixed.items():
-                    params.setdefault(name, value)
+                    if name not in params:
+                        params[name] = value
+                        doc.origins[base + ("init_params", name)] = base + ("space", name)
     for name in list(space):
         _normalize_entry(doc, space, base + ("space",), name, typed)
 
@@ -322,8 +312,7 @@ def merge_defaults(doc: Document, data: dict[str, Any]) -> None:
     models = data.get("models")
     if not isinstance(defaults, dict) or not isinstance(models, list):
         return
-    origins: dict[PathKey, PathKey] = getattr(doc, "origins", {})
-    doc.origins = origins  # type: ignore[attr-defined]
+    origins = doc.origins
     for i, model in enumerate(models):
         if not isinstance(model, dict):
             continue
@@ -341,22 +330,8 @@ def merge_defaults(doc: Document, data: dict[str, Any]) -> None:
                         origins[("models", i, key, sub)] = ("defaults", key, sub)
 
 
-def _real_path(data: Any, loc: tuple[Any, ...]) -> PathKey:
-    """Drop pydantic's union/tag markers from an error location, keeping only real keys."""
-    out: list[str | int] = []
-    node = data
-    for i, part in enumerate(loc):
-        in_dict = isinstance(node, dict) and part in node
-        if in_dict or isinstance(node, list) and isinstance(part, int) and part < len(node):
-            node = node[part]
-            out.append(part)
-        elif i == len(loc) - 1 and not (isinstance(node, dict) and node.get("type") == part):
-            out.append(part)
-    return tuple(out)
-
-
 _FIELDS: dict[str, tuple[str, ...]] = {
-    "spec": tuple(f for f in Spec.model_fields if f not in {"path", "sha256", "doc"}),
+    "spec": tuple(f for f in Spec.model_fields if f not in INTERNAL_FIELDS),
     "model": ("name", "class", "init_params", "preprocess", "space", "param_grid", "hyperparameters",
               *(f for f in ModelSpec.model_fields if f not in {"name", "class_", "init_params", "preprocess",
                                                                 "space"})),
@@ -369,68 +344,6 @@ _FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _container(path: PathKey) -> str:
-    if not path:
-        return "spec"
-    last = path[-1]
-    if path[0] in ("models", "defaults") and len(path) >= 2 and "space" in path[:-1] and path[-2] == "space":
-        return "param"
-    if last in ("cv", "budget", "data", "tracking", "mlflow"):
-        return str(last)
-    if path[0] == "defaults" and len(path) == 1 or path[0] == "models" and len(path) == 2:
-        return "model"
-    return ""
-
-
-def suggest(word: str, options: Any) -> str:
-    """'; did you mean X?' when a close option exists, else nothing."""
-    match = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
-    return f"; did you mean '{match[0]}'?" if match else ""
-
-
-def _message(err: dict[str, Any], path: PathKey) -> str:
-    kind, msg = err["type"], err["msg"]
-    if kind == "extra_forbidden":
-        options = _FIELDS.get(_container(path[:-1]), ())
-        allowed = f" (allowed: {', '.join(options)})" if options else ""
-        return f"unknown key '{path[-1]}'{suggest(str(path[-1]), options) or allowed}"
-    if kind == "missing":
-        return f"missing required key '{path[-1]}'"
-    if kind == "literal_error":
-        expected = err.get("ctx", {}).get("expected", "")
-        options = re.findall(r"'([^']*)'", expected)
-        return f"unknown value {err['input']!r}; expected one of {', '.join(options)}{suggest(err['input'], options)}"
-    if kind == "union_tag_invalid":
-        return f"unknown type {err['input'].get('type')!r}; expected float, int or categorical (or a list)"
-    if kind == "union_tag_not_found":
-        return "a distribution needs `type: float|int|categorical`, or write the choices as a list"
-    if kind == "value_error":
-        return msg.removeprefix("Value error, ")
-    if kind == "model_attributes_type" and _container(path) == "param":
-        return (f"expected a list of choices or a distribution such as {{type: float, low: 0.1, high: 1}}, "
-                f"got {err.get('input')!r} (fixed values belong in init_params)")
-    if kind.endswith("_type") or kind.endswith("_parsing"):
-        got = err.get("input")
-        return f"{msg[0].lower()}{msg[1:]}, got {type(got).__name__} {got!r}"
-    return f"{msg[0].lower()}{msg[1:]}"
-
-
-def _validation_problems(exc: ValidationError, doc: Document, data: dict[str, Any]) -> list[Problem]:
-    problems: list[Problem] = []
-    seen: set[tuple[str, str]] = set()
-    for err in exc.errors():
-        path = _real_path(data, tuple(err["loc"]))
-        origin = origin_of(doc, path)
-        is_key = err["type"] in ("extra_forbidden",)
-        location = doc.locate(origin[:-1]) if err["type"] == "missing" else doc.locate(origin, key=is_key)
-        problem = Problem(_message(err, path), location, dotted(origin))
-        ident = (str(problem.location), problem.message)
-        if ident not in seen:
-            seen.add(ident)
-            problems.append(problem)
-    return sorted(problems, key=lambda p: (p.location.line or 0, p.location.col or 0) if p.location else (0, 0))
-
-
 def build_spec(doc: Document, file_stem: str = "spec", data_override: str | None = None) -> Spec:
     """Turn a loaded document into a ``Spec``; raises ``InputError`` listing every type problem."""
     data = normalize(doc, file_stem)
@@ -438,7 +351,7 @@ def build_spec(doc: Document, file_stem: str = "spec", data_override: str | None
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
-        raise InputError(_validation_problems(exc, doc, data)) from None
+        raise InputError(validation_problems(exc, doc, data, _FIELDS)) from None
     spec.doc = doc
     if data_override is not None:
         source = data_override
@@ -448,6 +361,7 @@ def build_spec(doc: Document, file_stem: str = "spec", data_override: str | None
             spec.data = DataSpec(source=source)
         else:
             spec.data = spec.data.model_copy(update={"source": source})
+        spec.data_from_cli = True
     if spec.data is None:
         raise InputError("no data: add a `data:` section (source, target) or pass --data PATH",
                          doc.locate(()), "data")

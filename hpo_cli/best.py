@@ -125,7 +125,7 @@ def scalar_text(value: Any) -> str:
 def render(params: dict[str, Any], fmt: str, prefix: str = "model") -> str:
     """The parameters in one of :data:`FORMATS`; always ends with a newline unless there is nothing to say."""
     if fmt == "yaml":
-        return yaml.safe_dump(params, sort_keys=False, default_flow_style=None, allow_unicode=True)
+        return yaml.safe_dump(params, sort_keys=False, default_flow_style=False, allow_unicode=True)
     if fmt == "json":
         return json.dumps(params, indent=2, ensure_ascii=False) + "\n"
     if fmt == "env":

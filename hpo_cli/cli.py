@@ -110,8 +110,11 @@ def report(
     from hpo_cli.report import build_report
     from hpo_cli.rundir import atomic_write_text, resolve_run_dir
 
+    if compare is not None and not compare.is_dir():
+        raise InputError(f"--compare: run folder not found: {compare}", Location("--compare"))
+    # Plot links must resolve from where the Markdown ends up: beside --output, else the current folder.
     options = ReportOptions(run_dir=resolve_run_dir(run_dir), top=top, plots=plots, storage=storage,
-                            compare=compare)
+                            compare=compare, link_base=(output.parent if output is not None else Path.cwd()))
     markdown = build_report(options)
     if output is not None:
         atomic_write_text(output, markdown)

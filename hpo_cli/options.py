@@ -31,6 +31,7 @@ class ReportOptions:
     plots: bool = True
     storage: str | None = None
     compare: Path | None = None
+    link_base: Path | None = None  # plot links are relative to this folder (default: the run folder)
 
 
 @dataclass

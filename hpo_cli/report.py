@@ -82,7 +82,7 @@ def mean_std(row: TrialRow | None) -> str:
 def build_report(options: ReportOptions) -> str:
     """Markdown for the run in ``options.run_dir`` (finished or still going); draws plots if asked."""
     run = load_run(options.run_dir, options.storage)
-    link_base = getattr(options, "link_base", None) or options.run_dir
+    link_base = options.link_base or options.run_dir
     metric = str(run.best.get("metric") or run.info.get("metric") or "score")
     order = _model_order(run)
     winner = _winner(run, order)

@@ -1,0 +1,104 @@
+"""The refitted best model in MLflow: the fitting flavour, signature, input example and diagnostics.
+
+Separate from ``tracking.py`` because it is the only part that touches the estimator and the data:
+a model logged with the right flavour loads back with ``mlflow.pyfunc.load_model`` and predicts, and
+the diagnostics (confusion matrix and classification report, or a residual plot) let a reviewer judge
+the winner without re-running anything. Runs on the tracker's writer thread; mlflow, matplotlib and
+scikit-learn are imported here, never at import time.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import metadata
+from typing import Any
+
+INPUT_EXAMPLE_ROWS = 5
+
+
+def final_estimator(estimator: Any) -> Any:
+    """The model at the end of a Pipeline (or the estimator itself)."""
+    steps = getattr(estimator, "steps", None)
+    return steps[-1][1] if steps else estimator
+
+
+def is_xgboost(estimator: Any) -> bool:
+    """True for a bare XGBoost scikit-learn model, which ``mlflow.xgboost`` stores natively (ubj)."""
+    return type(estimator).__module__.split(".")[0] == "xgboost" and not hasattr(estimator, "steps")
+
+
+def _requirements(xgb: bool) -> list[str]:
+    """Pinned requirements given explicitly: MLflow's inference runs a subprocess and takes seconds."""
+    names = ["scikit-learn", "cloudpickle", "numpy", "pandas"] + (["xgboost"] if xgb else [])
+    out = []
+    for name in names:
+        try:
+            out.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _head(X: Any, n: int) -> Any:
+    return X.head(n) if hasattr(X, "head") else X[:n]
+
+
+def log_model(run_id: str, estimator: Any, X_sample: Any) -> str:
+    """Log the fitted model on the parent run with signature and input example; returns its model URI.
+
+    MLflow 3 stores models as LoggedModels linked to the run: load them with the returned
+    ``models:/<id>`` URI (kept in the parent's ``hpo.model_uri`` tag).
+    """
+    from mlflow.models import infer_signature
+
+    example = _head(X_sample, INPUT_EXAMPLE_ROWS)
+    signature = infer_signature(example, estimator.predict(example))
+    xgb = is_xgboost(estimator)
+    if xgb:
+        import mlflow.xgboost as flavour
+    else:
+        import mlflow.sklearn as flavour  # type: ignore[no-redef]
+    info = flavour.log_model(estimator, name="model", run_id=run_id, signature=signature,
+                             input_example=example, pip_requirements=_requirements(xgb))
+    return str(info.model_uri)
+
+
+def log_diagnostics(client: Any, run_id: str, estimator: Any, X: Any, y: Any, task: str, on_test: bool) -> None:
+    """Confusion matrix + classification report (classification) or residual plot (regression).
+
+    ``on_test`` says whether X, y are the held-out test set; without one the diagnostics are on the
+    training data and say so, since they are then optimistic.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    where = "held-out test set" if on_test else "TRAINING data (no test_size in the spec: optimistic)"
+    prediction = estimator.predict(X)
+    client.set_tag(run_id, "hpo.diagnostics_on", "test" if on_test else "train")
+    if task == "classification":
+        from sklearn.metrics import ConfusionMatrixDisplay, classification_report
+
+        text = classification_report(y, prediction, zero_division=0)
+        client.log_text(run_id, f"Classification report on the {where}\n\n{text}", "classification_report.txt")
+        report = classification_report(y, prediction, zero_division=0, output_dict=True)
+        client.log_text(run_id, json.dumps(report, indent=2, default=str), "classification_report.json")
+        display = ConfusionMatrixDisplay.from_predictions(y, prediction)
+        display.ax_.set_title(f"Confusion matrix ({'test' if on_test else 'training data'})")
+        client.log_figure(run_id, display.figure_, "confusion_matrix.png")
+        plt.close(display.figure_)
+    else:
+        import numpy as np
+
+        y_true = np.asarray(y, dtype=float)
+        y_pred = np.asarray(prediction, dtype=float)
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.scatter(y_pred, y_true - y_pred, s=10, alpha=0.6)
+        ax.axhline(0.0, color="grey", linewidth=1)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("residual (true - predicted)")
+        ax.set_title(f"Residuals ({'test' if on_test else 'training data'})")
+        fig.tight_layout()
+        client.log_figure(run_id, fig, "residuals.png")
+        plt.close(fig)

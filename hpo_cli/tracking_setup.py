@@ -1,0 +1,122 @@
+"""Where tracking goes: the MLflow URI resolution, the shared-SQLite guard, and a fast reachability probe.
+
+Kept apart from ``tracking.py`` (the run tree) because this is the part that decides between exit 2
+(bad input: an unreachable server, a URI shared with the Optuna study) and starting the search.
+mlflow is imported inside ``connect`` only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from hpo_cli.errors import InputError, Location
+from hpo_cli.options import TuneOptions
+from hpo_cli.spec import Spec
+
+# While tracking, a dead server must be noticed in seconds, not after MLflow's default 7 retries.
+_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                  "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+_PROBE_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+
+
+def tracking_enabled(spec: Spec, options: TuneOptions) -> bool:
+    """Tracking is on unless ``--no-mlflow`` or ``tracking: {mlflow: false}`` (then mlflow is never imported)."""
+    return bool(options.mlflow and spec.tracking.mlflow.enabled)
+
+
+def resolve_tracking_uri(spec: Spec, options: TuneOptions) -> tuple[str, str]:
+    """``(uri, where it came from)``: --tracking-uri > spec > MLFLOW_TRACKING_URI > MLflow's default.
+
+    MLflow 3.17's default is ``sqlite:///mlflow.db`` in the working directory (``./mlruns`` only if it
+    already holds experiments, and that file store needs MLFLOW_ALLOW_FILE_STORE=true).
+    """
+    if options.tracking_uri:
+        return options.tracking_uri, "--tracking-uri"
+    if spec.tracking.mlflow.uri:
+        return spec.tracking.mlflow.uri, "tracking.mlflow.uri"
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"], "MLFLOW_TRACKING_URI"
+    from mlflow.tracking._tracking_service.utils import _get_default_tracking_uri
+
+    default = _get_default_tracking_uri()
+    if default.startswith("sqlite:///"):
+        default = "sqlite:///" + str(Path(default.removeprefix("sqlite:///")).resolve())
+    elif "://" not in default:  # ./mlruns holding old experiments
+        default = Path(default).resolve().as_uri()
+    return default, "MLflow's default"
+
+
+def sqlite_file(url: str | None) -> Path | None:
+    """The database file of a ``sqlite:///`` URL (relative to the working directory), else None."""
+    head = (url or "").split("?", 1)[0]
+    if not head.startswith("sqlite:///"):
+        return None
+    rest = head.removeprefix("sqlite:///")  # "mlflow.db" (relative) or "/abs/x.db" (from sqlite:////)
+    return Path(rest).expanduser().resolve() if rest and rest != ":memory:" else None
+
+
+def _location(spec: Spec, source: str) -> Location:
+    if source == "tracking.mlflow.uri":
+        return spec.locate(("tracking", "mlflow", "uri"))
+    return Location(source if source.startswith("--") or source.isupper() else str(spec.path or "<spec>"))
+
+
+@contextlib.contextmanager
+def _env(values: dict[str, str]) -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def connect(spec: Spec, options: TuneOptions) -> tuple[Any, str, str]:
+    """``(client, uri, experiment id)`` once the store answered; InputError (exit 2) before anything runs."""
+    uri, source = resolve_tracking_uri(spec, options)
+    where = _location(spec, source)
+    storage = options.storage or spec.storage
+    mlflow_db, study_db = sqlite_file(uri), sqlite_file(storage)
+    if mlflow_db is not None and mlflow_db == study_db:
+        raise InputError(f"MLflow ({uri}) and the Optuna study ({storage}) would share one SQLite file "
+                         f"{mlflow_db}; give MLflow its own, e.g. --tracking-uri sqlite:///mlflow.db", where)
+    for key, value in _HTTP_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    import mlflow
+    from mlflow import MlflowClient
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # after import: mlflow configures its loggers then
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)  # retry chatter on a dying server
+
+    name = spec.tracking.mlflow.experiment or spec.name
+    try:
+        with _env(_PROBE_ENV):
+            client = MlflowClient(uri)
+            experiment = client.get_experiment_by_name(name)
+            if experiment is None:
+                try:
+                    experiment_id = client.create_experiment(name)
+                except Exception:  # another worker created it meanwhile
+                    experiment = client.get_experiment_by_name(name)
+                    if experiment is None:
+                        raise
+                    experiment_id = experiment.experiment_id
+            else:
+                experiment_id = experiment.experiment_id
+                if experiment.lifecycle_stage == "deleted":
+                    client.restore_experiment(experiment_id)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"MLflow tracking at {uri} (from {source}) is not usable: {first}; start the "
+                         f"server or fix the URI, or run with --no-mlflow", where) from None
+    mlflow.set_tracking_uri(uri)  # mlflow.<flavour>.log_model resolves the global URI
+    return client, uri, experiment_id

@@ -153,7 +153,8 @@ def _summary(run: RunData, order: list[str], winner: str | None) -> list[str]:
         mt = run.models.get(name) or ModelTrials(name)
         entry = (run.best.get("models") or {}).get(name) or {}
         best = _best_row(run, name)
-        rows.append(["🏆" if name == winner else "", name, mean_std(best), fmt_num(entry.get("test_score")),
+        test = entry.get("test_score", mt.test.get("score"))
+        rows.append(["🏆" if name == winner else "", name, mean_std(best), fmt_num(test),
                      len(mt.by_state("COMPLETE")), len(mt.by_state("FAIL")), len(mt.by_state("PRUNED")),
                      fmt_duration(wall_time(mt.rows) or _info_wall_time(run, name))])
     header = ["", "model", "best mean ± std (CV)", "test score", "complete", "failed", "pruned", "wall time"]
@@ -174,20 +175,29 @@ def _significance(run: RunData, order: list[str], winner: str | None, metric: st
         return []
     runner_up = max((n for n in bests if n != winner), key=lambda n: bests[n]["mean"])
     a, b = bests[winner]["splits"], bests[runner_up]["splits"]
-    cmp = stats.paired_comparison(a, b, _folds_per_repeat(run)) if len(a) == len(b) else None
+    same = _same_folds(run, winner, runner_up) and len(a) == len(b)
+    cmp = stats.paired_comparison(a, b, _folds_per_repeat(run, winner)) if same else None
     if cmp is None:
         return ["", f"**Winner vs runner-up.** {winner} vs {runner_up}: no paired comparison, the two best trials "
-                "were not scored on the same folds."]
+                "were not scored on the same folds (different CV or seed), so their fold scores cannot be paired."]
     return ["", "**Winner vs runner-up.** " + stats.describe_comparison(cmp, winner, runner_up, metric)
             + f" (trial {bests[winner]['trial']} vs trial {bests[runner_up]['trial']}, same folds and seed; "
-            "Nadeau-Bengio corrects the t-test for the overlap of the training folds.)"]
+            "the Nadeau-Bengio correction accounts for the training folds overlapping.)"]
 
 
-def _folds_per_repeat(run: RunData) -> int | None:
-    cv = run.info.get("cv")
-    if isinstance(cv, dict) and isinstance(cv.get("folds"), int):
-        return cv["folds"]
-    return None
+def _same_folds(run: RunData, a: str, b: str) -> bool:
+    """Both models' studies say the same CV and seed (unknown when read from trials.csv alone: assumed)."""
+    ma, mb = run.models[a].meta, run.models[b].meta
+    keys = ("cv", "seed", "n_splits")
+    return not (ma and mb) or all(ma.get(k) == mb.get(k) for k in keys)
+
+
+def _folds_per_repeat(run: RunData, name: str) -> int | None:
+    """k of a (repeated) k-fold, from the study's CV description (``stratified 5-fold x3``)."""
+    import re
+
+    found = re.search(r"(\d+)-fold", str(run.models[name].meta.get("cv", "")))
+    return int(found.group(1)) if found else None
 
 
 def _importances(run: RunData, order: list[str]) -> dict[str, dict[str, float] | None]:

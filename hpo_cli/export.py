@@ -1,0 +1,263 @@
+"""The run folder's files: ``trials.csv``, ``best_parameters.yaml``, ``results.md`` and ``run.json``.
+
+Written after every model and at the end, each file atomically (a reader never sees half a file),
+with a stable key and row order and full-precision floats, so that DVC and ``git diff`` see no change
+when nothing changed and a training stage reads exactly the value that scored best.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hpo_cli.results import COMPLETE, ModelResult, TrialRecord
+from hpo_cli.rundir import BEST_PARAMETERS, RESULTS_MD, RUN_JSON, TRIALS_CSV, atomic_write_text
+
+log = logging.getLogger("hpo")
+TIME_COLUMNS = ("mean_fit_time",)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and tuples → plain Python, so YAML/JSON stay safe and readable."""
+    if hasattr(value, "item") and callable(value.item):
+        try:
+            return value.item()
+        except (ValueError, AttributeError):
+            pass
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def ranks(records: list[TrialRecord]) -> dict[int, int]:
+    """scikit-learn's ``rank_test_score`` (method "min") over the COMPLETE trials of one model."""
+    scores = sorted((r.mean_test_score for r in records if r.state == COMPLETE and r.mean_test_score is not None),
+                    reverse=True)
+    first: dict[float, int] = {}
+    for i, s in enumerate(scores):
+        first.setdefault(s, i + 1)
+    return {r.number: first[r.mean_test_score] for r in records
+            if r.state == COMPLETE and r.mean_test_score is not None}
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, list | dict):
+        return json.dumps(_plain(value), sort_keys=True)
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+def _param_cell(params: dict[str, Any], name: str) -> Any:
+    if name not in params:
+        return ""  # inactive (when:) or not searched by this model
+    value = params[name]
+    return "None" if value is None else _cell(value)
+
+
+def trials_csv(results: list[ModelResult], param_order: list[str] | None = None) -> str:
+    """``trials.csv`` with scikit-learn ``cv_results_`` naming; rows by model (spec order) then trial number."""
+    n_splits = max((len(r.split_scores) for m in results for r in m.trials), default=0)
+    metric_names: list[str] = []
+    params: list[str] = list(param_order or [])
+    for m in results:
+        for r in m.trials:
+            metric_names.extend(n for n in r.metrics if n not in metric_names)
+            params.extend(p for p in r.params if p not in params)
+    header = ["model", "trial", "state", "rank_test_score", "mean_test_score", "std_test_score"]
+    for name in metric_names:
+        header += [f"mean_test_{name}", f"std_test_{name}"]
+    header += [f"split{k}_test_score" for k in range(n_splits)]
+    header += ["mean_fit_time", *(f"param_{p}" for p in params), "error"]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for m in results:
+        rank = ranks(m.trials)
+        for r in sorted(m.trials, key=lambda t: t.number):
+            row: list[Any] = [m.name, r.number, r.state, rank.get(r.number, ""), _cell(r.mean_test_score),
+                              _cell(r.std_test_score)]
+            for name in metric_names:
+                info = r.metrics.get(name) or {}
+                row += [_cell(info.get("mean")), _cell(info.get("std"))]
+            row += [_cell(r.split_scores[k]) if k < len(r.split_scores) else "" for k in range(n_splits)]
+            row += [_cell(r.mean_fit_time), *(_param_cell(r.params, p) for p in params), r.error or ""]
+            writer.writerow(row)
+    return buf.getvalue()
+
+
+def best_model_name(results: list[ModelResult]) -> str | None:
+    """The model whose best trial scored highest (first in spec order on a tie)."""
+    best: tuple[float, str] | None = None
+    for m in results:
+        score = m.best.mean_test_score if m.best is not None else None
+        if score is not None and (best is None or score > best[0]):
+            best = (score, m.name)
+    return best[1] if best else None
+
+
+def best_parameters(results: list[ModelResult], metric: str, with_test: bool) -> dict[str, Any]:
+    models: dict[str, Any] = {}
+    for m in results:
+        entry: dict[str, Any] = {
+            "estimator": m.estimator,
+            "params": _plain(m.best.params) if m.best else None,
+            "init_params": _plain(m.init_params),
+            "mean_test_score": _plain(m.best.mean_test_score) if m.best else None,
+            "std_test_score": _plain(m.best.std_test_score) if m.best else None,
+        }
+        if with_test:
+            entry["test_score"] = _plain(m.test_score)
+        entry["n_trials"] = len(m.trials)
+        models[m.name] = entry
+    return {"best_model": best_model_name(results), "metric": metric, "direction": "maximize", "models": models}
+
+
+def best_parameters_yaml(results: list[ModelResult], metric: str, with_test: bool) -> str:
+    """YAML whose floats round-trip exactly (PyYAML writes ``repr``) in a fixed key order."""
+    data = best_parameters(results, metric, with_test)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1000)
+
+
+def _fmt(x: float | None) -> str:
+    return "" if x is None else f"{x:.4f}"
+
+
+def plain_results_md(results: list[ModelResult], metric: str, spec_name: str, top: int = 10) -> str:
+    """A plain leaderboard per model; ``hpo report`` writes the full report when it is available."""
+    lines = [f"# {spec_name}: hyperparameter search", "", f"Metric: `{metric}` (greater is better).", ""]
+    winner = best_model_name(results)
+    lines += ["| model | best mean | std | test | trials (complete / failed / pruned) |", "|---|---|---|---|---|"]
+    for m in results:
+        mark = " (best)" if m.name == winner else ""
+        lines.append(f"| {m.name}{mark} | {_fmt(m.best.mean_test_score if m.best else None)} | "
+                     f"{_fmt(m.best.std_test_score if m.best else None)} | {_fmt(m.test_score)} | "
+                     f"{len(m.trials)} ({m.n_complete} / {m.n_failed} / {m.n_pruned}) |")
+    for m in results:
+        lines += ["", f"## {m.name}", "", f"`{m.estimator}`, method {m.method}", ""]
+        complete = sorted((t for t in m.trials if t.state == COMPLETE and t.mean_test_score is not None),
+                          key=lambda t: (-(t.mean_test_score or 0.0), t.number))[:top]
+        if not complete:
+            lines.append("No trial completed.")
+            continue
+        lines += ["| rank | trial | mean | std | params |", "|---|---|---|---|---|"]
+        rank = ranks(m.trials)
+        for t in complete:
+            shown = ", ".join(f"{k}={v!r}" for k, v in t.params.items())
+            lines.append(f"| {rank[t.number]} | {t.number} | {_fmt(t.mean_test_score)} | {_fmt(t.std_test_score)} | "
+                         f"{shown} |")
+    return "\n".join(lines) + "\n"
+
+
+def results_md(run_dir: Path, results: list[ModelResult], metric: str, spec_name: str) -> str:
+    """The full ``hpo report`` when the report module is there, else the plain leaderboard."""
+    try:
+        from hpo_cli.options import ReportOptions
+        from hpo_cli.report import build_report
+    except ImportError:
+        return plain_results_md(results, metric, spec_name)
+    try:
+        return build_report(ReportOptions(run_dir=run_dir, plots=False))
+    except Exception as exc:  # the report is a convenience; the run's own files must still be written
+        log.warning("results.md: the full report failed (%s: %s); writing the plain leaderboard",
+                    type(exc).__name__, exc)
+        return plain_results_md(results, metric, spec_name)
+
+
+def write_run_folder(run_dir: Path, results: list[ModelResult], metric: str, spec_name: str,
+                     run_info: dict[str, Any], *, with_test: bool, param_order: list[str] | None = None) -> None:
+    """Write all four files; run.json and trials.csv first, since the report reads them."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / RUN_JSON, json.dumps(_plain(run_info), indent=2) + "\n")
+    atomic_write_text(run_dir / TRIALS_CSV, trials_csv(results, param_order))
+    atomic_write_text(run_dir / BEST_PARAMETERS, best_parameters_yaml(results, metric, with_test))
+    atomic_write_text(run_dir / RESULTS_MD, results_md(run_dir, results, metric, spec_name))
+
+
+# --- run.json ----------------------------------------------------------------------------------------
+
+_PACKAGES = ("hpo", "optuna", "scikit-learn", "xgboost", "pandas", "numpy", "mlflow")
+
+
+def _versions() -> dict[str, str | None]:
+    """Installed versions read from package metadata (no import of mlflow or xgboost needed)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_commit(folder: Path) -> str | None:
+    """The commit of the git repository holding the spec, or None (no git, not a repository)."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True,
+                              timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and commit else None
+
+
+class RunInfo:
+    """Provenance of a run (``run.json``): what ran, on which data and code, when, and where it is stored."""
+
+    def __init__(self, spec: Any, options: Any, dataset: Any, storage_url: str, started_at: Any) -> None:
+        import sys
+
+        data = spec.data
+        self.info: dict[str, Any] = {
+            "spec": {"name": spec.name, "path": str(spec.path) if spec.path else None, "sha256": spec.sha256},
+            "data": {"source": dataset.source, "sha256": dataset.sha256, "target": dataset.target,
+                     "task": dataset.task, "n_train": dataset.n_rows,
+                     "n_test": 0 if dataset.y_test is None else len(dataset.y_test),
+                     "test_size": data.test_size if data else None, "test_split": dataset.test_split or None,
+                     "features": dataset.feature_names},
+            "seed": options.seed if options.seed is not None else spec.defaults.get("seed", 42),
+            "models": {},
+            "status": "running",
+            "started": started_at.isoformat(timespec="seconds"),
+            "ended": None,
+            "storage": storage_url,
+            "resumed": bool(options.resume),
+            "mlflow_run_ids": {},
+            "git_commit": git_commit(spec.base_dir),
+            "versions": _versions(),
+            "command": [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv and sys.argv[0] else [],
+        }
+
+    def finish(self, status: str, results: list[ModelResult], tracker: Any = None) -> None:
+        from datetime import UTC, datetime
+
+        self.info["status"] = status
+        self.info["ended"] = datetime.now(UTC).isoformat(timespec="seconds")
+        self.info["models"] = {m.name: {"study": m.study_name, "method": m.method, "n_trials": len(m.trials),
+                                        "n_complete": m.n_complete, "n_failed": m.n_failed, "n_pruned": m.n_pruned,
+                                        "stop_reason": m.stop_reason, "wall_time": round(m.wall_time, 3)}
+                               for m in results}
+        run_ids = getattr(tracker, "run_ids", None)
+        if isinstance(run_ids, dict):
+            self.info["mlflow_run_ids"] = dict(run_ids)
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.info

@@ -156,16 +156,17 @@ def best(
 def validate(
     spec: Annotated[Path, typer.Argument(metavar="SPEC", help="The spec file (YAML or JSON).")],
     data: Annotated[str | None, typer.Option(help="Data file (or sklearn:<name>) for a models-only spec.")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Only this model (repeatable).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail (exit 2).")] = False,
 ) -> None:
     """Check a spec without running it: models, space sizes, fits, and best-practice warnings."""
     from hpo_cli.validate import render_validation, validate_spec
 
-    result = validate_spec(spec, data_override=data)
+    result = validate_spec(spec, data_override=data, only=list(model or []))
     render_validation(result, out, err)
     if strict and result.warnings:
-        err.print(f"{len(result.warnings)} warning(s) and --strict: failing.")
-        raise typer.Exit(EXIT_BAD_INPUT)
+        # An InputError (not typer.Exit, whose code standalone_mode=False would drop) so the exit is 2.
+        raise InputError(f"{len(result.warnings)} warning(s) and --strict: failing", Location(str(spec)))
 
 
 @app.command()

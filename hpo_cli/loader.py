@@ -130,12 +130,11 @@ def _build(node: yaml.Node, path: PathKey, doc: Document, loader: SpecLoader) ->
                 key = str(key).lower() if isinstance(key, bool) or key is None else str(key)
             if not isinstance(key, str):
                 line, col = _mark(key_node)
-                raise InputError("mapping keys must be plain names", Location(doc.file, line, col),
-                                 ".".join(map(str, path)))
+                raise InputError("mapping keys must be plain names", Location(doc.file, line, col), dotted(path))
             if key in out:
                 line, col = _mark(key_node)
                 raise InputError(f"duplicate key '{key}' (each key may appear once)",
-                                 Location(doc.file, line, col), ".".join(map(str, path + (key,))))
+                                 Location(doc.file, line, col), dotted(path + (key,)))
             doc.keys[path + (key,)] = _mark(key_node)
             out[key] = _build(value_node, path + (key,), doc, loader)
         return out

@@ -63,6 +63,8 @@ def _message(err: dict[str, Any], path: PathKey, fields: dict[str, tuple[str, ..
         bound = next(iter(err.get("ctx", {}).values()), "")
         word = {"greater_than": "greater than", "greater_than_equal": "at least", "less_than": "below"}[kind]
         return f"must be {word} {bound}, got {err.get('input')!r}"
+    if kind == "string_pattern_mismatch":
+        return f"{err.get('input')!r} may only hold letters, digits, '_', '.' and '-' (it names files and studies)"
     if kind == "value_error":
         return msg.removeprefix("Value error, ")
     if kind == "model_attributes_type" and _container(path) == "param":

@@ -48,11 +48,11 @@ class Dataset:
     def n_rows(self) -> int:
         return len(self.y)
 
-    def head_frame(self, n: int = 5) -> pd.DataFrame:
-        """The first training rows with their column names (an input example for a logged model)."""
-        if isinstance(self.X, pd.DataFrame):
-            return self.X.head(n)
-        return pd.DataFrame(self.X[:n], columns=self.feature_names)
+    def frame(self, X: Any) -> pd.DataFrame:
+        """``X`` with its column names: the refitted model learns them (serving, MLflow signatures)."""
+        if isinstance(X, pd.DataFrame):
+            return X
+        return pd.DataFrame(X, columns=self.feature_names)
 
 
 def _located(spec: Spec, key: str, message: str) -> InputError:

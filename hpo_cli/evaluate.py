@@ -156,15 +156,18 @@ class Evaluator:
         return out
 
     def refit_and_test(self, params: dict[str, Any]) -> tuple[Any, float | None, dict[str, float]]:
-        """Refit ``params`` on every training row; score once on the held-out test rows if there are any."""
+        """Refit ``params`` on every training row; score once on the held-out test rows if there are any.
+
+        The refit sees a DataFrame so the model keeps its feature names for whoever loads it later.
+        """
         ds = self.dataset
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             estimator = self.build(params)
-            estimator.fit(ds.X, ds.y)
+            estimator.fit(ds.frame(ds.X), ds.y)
             if ds.X_test is None or ds.y_test is None:
                 return estimator, None, {}
-            scores = self.scorer(estimator, ds.X_test, ds.y_test)
+            scores = self.scorer(estimator, ds.frame(ds.X_test), ds.y_test)
         if self.extra:
             return estimator, float(scores[_MAIN]), {m: float(scores[m]) for m in self.extra}
         return estimator, float(scores), {}

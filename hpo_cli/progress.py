@@ -124,22 +124,22 @@ def progress_observer(quiet: bool, console: Console) -> Iterator[Any]:
     yield _Plain(console)
 
 
-_REASONS = {
-    "budget": "trial budget reached", "timeout": "time budget reached", "target": "target score reached",
-    "max_failed": "too many failed trials", "interrupted": "interrupted", "grid exhausted": "every grid point done",
-}
+_REASONS = {"grid exhausted": "grid done", "max_failed": "max failed"}
 
 
 def render_run_summary(result: RunResult, console: Console) -> None:
     """A short table per model, the winner, where the run folder is, and why the run ended."""
     table = Table(title=f"{result.spec_name}: {result.metric} (greater is better)", title_justify="left")
-    for column in ("model", "best", "std", "test", "trials", "failed", "pruned", "stopped"):
+    pruned = any(m.n_pruned for m in result.models)
+    columns = ["model", "best", "std", "test", "trials", "failed", *(["pruned"] if pruned else []), "stopped"]
+    for column in columns:
         table.add_column(column, justify="left" if column in ("model", "stopped") else "right", no_wrap=True)
     for m in result.models:
         mark = " *" if m.name == result.best_model else ""
-        table.add_row(m.name + mark, _fmt(m.best.mean_test_score if m.best else None),
-                      _fmt(m.best.std_test_score if m.best else None), _fmt(m.test_score), str(len(m.trials)),
-                      str(m.n_failed), str(m.n_pruned), _REASONS.get(m.stop_reason, m.stop_reason))
+        row = [m.name + mark, _fmt(m.best.mean_test_score if m.best else None),
+               _fmt(m.best.std_test_score if m.best else None), _fmt(m.test_score), str(len(m.trials)),
+               str(m.n_failed), *([str(m.n_pruned)] if pruned else []), _REASONS.get(m.stop_reason, m.stop_reason)]
+        table.add_row(*row)
     console.print(table)
     if result.best_model:
         console.print(f"Best model: {result.best_model}", markup=False)

@@ -68,13 +68,11 @@ def apply_overrides(spec: Spec, options: TuneOptions) -> Spec:
     return new
 
 
-def _check_spec(spec: Spec) -> list[str]:
-    """``validate.check_spec`` when available: errors raise (exit 2), warnings are returned as text."""
-    try:
-        from hpo_cli.validate import check_spec
-    except ImportError:
-        return []
-    problems: list[Problem] = check_spec(spec)
+def _check_spec(spec: Spec, only: list[str]) -> list[str]:
+    """``validate.check_spec``: errors raise (exit 2) before anything is written; warnings come back as text."""
+    from hpo_cli.validate import check_spec
+
+    problems: list[Problem] = check_spec(spec, only)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise InputError(errors)
@@ -349,10 +347,14 @@ def search_model(spec: Spec, prep: _Prepared, storage: Any, options: TuneOptions
     return result, study
 
 
-def _refit(prep: _Prepared, result: ModelResult, study: Any, dataset: Dataset, want_model: bool,
+def _refit(prep: _Prepared, result: ModelResult, study: Any, dataset: Dataset, tracker: Any, events: _Observers,
            warnings_out: list[str]) -> None:
-    """Refit the best parameters on every training row; score once on the held-out rows (if any)."""
-    if result.best is None or (dataset.X_test is None and not want_model):
+    """Refit the best parameters on every training row; score once on the held-out rows (if any).
+
+    The refitted model goes to the tracker (``log_best_model``), evaluated on the test rows when there
+    are some, else on the training rows.
+    """
+    if result.best is None or (dataset.X_test is None and tracker is None):
         return
     try:
         estimator, test_score, test_metrics = prep.evaluator.refit_and_test(result.best.params)
@@ -360,9 +362,11 @@ def _refit(prep: _Prepared, result: ModelResult, study: Any, dataset: Dataset, w
         warnings_out.append(f"{result.name}: refitting the best parameters failed: {type(exc).__name__}: {exc}")
         return
     result.test_score, result.test_metrics = test_score, test_metrics
-    # For the tracker (logs the refitted model): not part of ModelResult's declared fields on purpose.
-    result.best_estimator = estimator  # type: ignore[attr-defined]
-    result.input_example = dataset.head_frame()  # type: ignore[attr-defined]
+    if tracker is not None:
+        on_test = dataset.X_test is not None
+        X_eval, y_eval = (dataset.X_test, dataset.y_test) if on_test else (dataset.X, dataset.y)
+        X_eval = dataset.frame(X_eval)
+        events.call(tracker, "log_best_model", result.name, estimator, X_eval, y_eval, dataset.task, on_test)
     if test_score is not None:
         study.set_user_attr(st.STUDY_TEST, {"score": test_score, "metrics": test_metrics})
 
@@ -392,7 +396,7 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     started_at = datetime.now(UTC)
     spec = apply_overrides(load_spec(options.spec, options.data), options)
-    warnings_out = _check_spec(spec)
+    warnings_out = _check_spec(spec, options.models)
     selected = [i for i, m in enumerate(spec.models) if not options.models or m.name in options.models]
     task = _task(spec, selected)
     time_series = (spec.data is not None and spec.data.time is not None) or any(
@@ -401,18 +405,22 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
     prepared = [_prepare(spec, i, dataset) for i in selected]
     metric = metric_label(spec.models[selected[0]].metric, task)
     run_dir = spec.output_dir
-    # Nothing was written up to here: bad input exits 2 with the run folder untouched.
-    storage = st.open_storage(run_dir, options.storage or spec.storage)
-    info = export.RunInfo(spec, options, dataset, st.storage_url(run_dir, options.storage or spec.storage),
-                           started_at)
     tracker = None
     if spec.tracking.mlflow.enabled and options.mlflow:
-        try:
-            from hpo_cli.tracking import open_tracker
-        except ImportError as exc:
-            warnings_out.append(f"MLflow tracking is not available ({exc}); continuing without it")
-        else:
-            tracker = open_tracker(spec, options, run_dir)
+        from hpo_cli.tracking import open_tracker
+
+        tracker = open_tracker(spec, options, run_dir)  # an unusable store is bad input: exit 2, nothing written
+    # Nothing was written up to here: bad input exits 2 with the run folder untouched.
+    try:
+        storage = st.open_storage(run_dir, options.storage or spec.storage)
+    except BaseException:
+        if tracker is not None:
+            tracker.close()
+        raise
+    if tracker is not None and hasattr(tracker, "set_data_sha256"):
+        tracker.set_data_sha256(dataset.sha256)
+    info = export.RunInfo(spec, options, dataset, st.storage_url(run_dir, options.storage or spec.storage),
+                          started_at)
     events = _Observers([*(observers or []), tracker], warnings_out)
     result = RunResult(run_dir=run_dir, spec_name=spec.name, metric=metric, direction="maximize",
                        warnings=warnings_out)
@@ -437,7 +445,7 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
             for prep in prepared:
                 model_result, study = search_model(spec, prep, storage, options, events, tracker, stop)
                 if model_result.stop_reason != "interrupted":
-                    _refit(prep, model_result, study, dataset, tracker is not None, warnings_out)
+                    _refit(prep, model_result, study, dataset, tracker, events, warnings_out)
                 done[model_result.name] = model_result
                 if model_result.n_complete == 0 and model_result.trials and model_result.stop_reason != "interrupted":
                     result.failed_models.append(model_result.name)

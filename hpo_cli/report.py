@@ -47,9 +47,24 @@ def fmt_value(v: Any) -> str:
     return str(v)
 
 
+def fmt_seconds(seconds: float | None) -> str:
+    """A short time: ``0.52 ms``, ``0.31 s``, ``4m 05s``."""
+    if seconds is None:
+        return "—"
+    if seconds < 1e-3:
+        return f"{seconds * 1e3:.2g} ms"
+    if seconds < 1:
+        return f"{seconds * 1e3:.3g} ms" if seconds < 0.1 else f"{seconds:.2f} s"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return fmt_duration(seconds)
+
+
 def fmt_duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
+    if seconds < 60:
+        return fmt_seconds(seconds)
     seconds = round(seconds)
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
@@ -130,20 +145,24 @@ def _running(run: RunData) -> int:
 
 def _header(run: RunData, metric: str) -> list[str]:
     info = run.info
-    name = info.get("spec_name") or info.get("name") or run.best.get("name") or run.run_dir.name
-    when = info.get("end") or info.get("ended") or info.get("start") or info.get("started")
-    date = str(when)[:16].replace("T", " ") if when else datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
-    commit = info.get("git_commit") or (info.get("git") or {}).get("commit") if isinstance(
-        info.get("git"), dict | type(None)) else info.get("git")
-    bits = [f"{date} UTC" if not when else date, f"commit `{str(commit)[:12]}`" if commit else "no git commit",
-            f"metric `{metric}` (greater is better)", f"trials read from {run.source}"]
+    spec = info.get("spec") if isinstance(info.get("spec"), dict) else {}
+    name = spec.get("name") or info.get("spec_name") or run.run_dir.name
+    when = info.get("ended") or info.get("started")
+    date = str(when)[:16].replace("T", " ") + " UTC" if when else datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    commit = info.get("git_commit")
+    bits = [date, f"commit `{str(commit)[:12]}`" if commit else "no git commit",
+            f"metric `{metric}` (greater is better)", f"trials read from the {run.source}"]
     lines = [f"# Hyperparameter search: {name}", "", " · ".join(bits)]
     if metric.startswith("neg_"):
         lines += ["", f"`{metric}` is scikit-learn's negated loss: values are shown as scikit-learn reports "
                   f"them, so greater (closer to 0) is better and the loss is the value without its minus sign."]
     running = _running(run)
-    if running:
-        lines += ["", f"> **This run is still going** ({running} trial(s) running): numbers below may change."]
+    status = info.get("status")
+    if running or status in ("running", "interrupted"):
+        what = f"{running} trial(s) running" if running else f"status: {status}"
+        lines += ["", f"> **This run is still going** ({what}): numbers below may change."
+                  if running or status == "running" else
+                  "> **This run was interrupted**: `hpo tune SPEC --resume` continues it."]
     return lines
 
 
@@ -156,17 +175,17 @@ def _summary(run: RunData, order: list[str], winner: str | None) -> list[str]:
         test = entry.get("test_score", mt.test.get("score"))
         rows.append(["🏆" if name == winner else "", name, mean_std(best), fmt_num(test),
                      len(mt.by_state("COMPLETE")), len(mt.by_state("FAIL")), len(mt.by_state("PRUNED")),
-                     fmt_duration(wall_time(mt.rows) or _info_wall_time(run, name))])
+                     fmt_duration(_wall_time(run, mt))])
     header = ["", "model", "best mean ± std (CV)", "test score", "complete", "failed", "pruned", "wall time"]
     return ["", "## Summary", "", *table(header, rows, ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:"])]
 
 
-def _info_wall_time(run: RunData, name: str) -> float | None:
+def _wall_time(run: RunData, mt: ModelTrials) -> float | None:
+    """run.json's wall time of the model, or the trials' span when that is longer (more workers, resumed)."""
     models = run.info.get("models")
-    if isinstance(models, dict) and isinstance(models.get(name), dict):
-        value = models[name].get("wall_time")
-        return float(value) if isinstance(value, int | float) else None
-    return None
+    value = models.get(mt.name, {}).get("wall_time") if isinstance(models, dict) else None
+    known = [v for v in (value if isinstance(value, int | float) else None, wall_time(mt.rows)) if v is not None]
+    return max(known) if known else None
 
 
 def _significance(run: RunData, order: list[str], winner: str | None, metric: str) -> list[str]:
@@ -225,6 +244,10 @@ def _model_section(run: RunData, mt: ModelTrials, top: int, importance: dict[str
     done = mt.complete()
     estimator = entry.get("estimator", "")
     lines = ["", f"## {mt.name}" + (f" — `{estimator.rsplit('.', 1)[-1]}`" if estimator else "")]
+    about = [f"`{estimator}`" if estimator else "", f"{mt.meta['method']} search" if mt.meta.get("method") else "",
+             str(mt.meta.get("cv") or ""), f"seed {mt.meta['seed']}" if mt.meta.get("seed") is not None else ""]
+    if any(about[1:]):
+        lines += ["", " · ".join(a for a in about if a)]
     if not done:
         lines += ["", "No complete trial yet." if not mt.by_state("FAIL") else "Every trial failed."]
     else:
@@ -247,11 +270,11 @@ def _one_se(mt: ModelTrials, best: TrialRow) -> list[str]:
     head = (f"**One-standard-error choice** (cheapest to fit among the {choice.n_within} trial(s) scoring ≥ "
             f"{fmt_num(choice.threshold)}, the best mean minus one standard error): ")
     if choice.chosen is best or choice.chosen["trial"] == best["trial"]:
-        return ["", head + "the best trial itself."]
+        return ["", head + "the best trial itself (no trial within one standard error fits meaningfully faster)."]
     c = choice.chosen
     changed = [f"{k}: {fmt_value(best['params'].get(k))} → {fmt_value(v)}" for k, v in c["params"].items()
                if best["params"].get(k) != v]
-    fit = f", fit {c['fit_time']:.3g}s vs {best['fit_time']:.3g}s" if c.get("fit_time") and best.get("fit_time") else ""
+    fit = f", mean fit time {fmt_seconds(c['fit_time'])} vs {fmt_seconds(best['fit_time'])}"
     return ["", head + f"trial {c['trial']}, {mean_std(c)}{fit}; differs in " + ("; ".join(changed) or "nothing")
             + "."]
 
@@ -262,8 +285,7 @@ def _leaderboard(done: list[TrialRow], top: int) -> list[str]:
     for r in shown:
         names += [k for k in r["params"] if k not in names]
     rows = [[r["rank"] if r["rank"] is not None else i, r["trial"], mean_std(r),
-             fmt_duration(r["fit_time"]) if r.get("fit_time") and r["fit_time"] >= 1 else
-             (f"{r['fit_time']:.3g}s" if r.get("fit_time") is not None else "—"),
+             fmt_seconds(r.get("fit_time")),
              *[fmt_value(r["params"][k]) if k in r["params"] else "" for k in names]]
             for i, r in enumerate(shown, start=1)]
     header = ["rank", "trial", "mean ± std", "fit time", *names]
@@ -278,9 +300,9 @@ def _importance_lines(mt: ModelTrials, importance: dict[str, float] | None) -> l
             return ["", f"Parameter importance needs at least {stats.MIN_TRIALS_FOR_IMPORTANCE} complete trials "
                     f"({n} so far)."]
         return [] if n == 0 or mt.study is not None else ["", "Parameter importance needs the study storage."]
-    rows = [[k, f"{v:.3f}", "█" * max(1, round(v * 20))] for k, v in importance.items()]
-    lines = ["", f"Parameter importance over {n} complete trials ({stats.IMPORTANCE_EVALUATOR}; "
-             "shares of the score's variation among the good trials, summing to 1):", "",
+    rows = [[k, f"{v:.3f}", "█" * round(v * 20)] for k, v in importance.items()]
+    lines = ["", f"Parameter importance over {n} complete trials ({stats.IMPORTANCE_EVALUATOR}: how much each "
+             "parameter decides whether a trial lands among the best 10%; the shares sum to 1):", "",
              *table(["parameter", "importance", ""], rows, ["---", "---:", "---"])]
     return lines
 
@@ -360,5 +382,5 @@ def _provenance(run: RunData) -> list[str]:
             rows.append([key, info[key]])
     versions = info.get("versions") or info.get("packages") or {}
     if isinstance(versions, dict) and versions:
-        rows.append(["packages", ", ".join(f"{k} {v}" for k, v in versions.items())])
+        rows.append(["packages", ", ".join(f"{k} {v}" for k, v in versions.items() if v)])
     return ["", "## Provenance", "", *table(["", ""], rows)]

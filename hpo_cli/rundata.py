@@ -54,7 +54,7 @@ class RunData:
     best: dict[str, Any]  # best_parameters.yaml ({} while no model has finished)
     info: dict[str, Any]  # run.json ({} when absent)
     models: dict[str, ModelTrials]
-    source: str  # "storage" or "trials.csv"
+    source: str  # "study storage" or "trials.csv"
     storage_url: str | None = None
 
 
@@ -153,7 +153,12 @@ def read_storage(url: str, run_dir: Path, spec_name: str | None) -> dict[str, Mo
         meta = study.user_attrs.get(store.STUDY_MODEL) or {}
         name = meta.get("name") or study_name.rsplit(".", 1)[-1]
         trials = [t for t in study.get_trials(deepcopy=False) if not store.is_interrupted(t)]
-        mt = ModelTrials(name, [_record_row(store.record_from_trial(name, t)) for t in trials], study)
+        rows = []
+        for t in trials:
+            row = _record_row(store.record_from_trial(name, t))
+            row["start"], row["complete"] = t.datetime_start, t.datetime_complete  # full resolution
+            rows.append(row)
+        mt = ModelTrials(name, rows, study)
         mt.meta = meta
         mt.test = study.user_attrs.get(store.STUDY_TEST) or {}
         models[name] = mt
@@ -220,7 +225,7 @@ def load_run(run_dir: Path, storage: str | None = None, use_storage: bool = True
         if from_storage:
             for name, mt in from_storage.items():
                 models[name] = mt
-            source = "storage"
+            source = "study storage"
     if not models and not best:
         raise InputError(f"{run_dir} has no {TRIALS_CSV}, {BEST_PARAMETERS} or study storage; "
                          "is it a run folder written by `hpo tune`?", Location(str(run_dir)))

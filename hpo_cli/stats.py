@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,8 @@ MIN_TRIALS_FOR_IMPORTANCE = 10
 # in the number of trials (about a second for 10,000), so it is what the report uses.
 IMPORTANCE_EVALUATOR = "PED-ANOVA (optuna.importance.PedAnovaImportanceEvaluator)"
 SIGNIFICANCE_LEVEL = 0.05
+# The one-SE pick must fit in at most this share of the best trial's time, else the best trial stays.
+MEANINGFULLY_CHEAPER = 0.8
 
 
 @dataclass
@@ -68,7 +71,7 @@ def paired_comparison(winner: Sequence[float], runner_up: Sequence[float],
 
 def describe_comparison(cmp: PairedComparison, winner: str, runner_up: str, metric: str) -> str:
     """The comparison in plain words, for a reviewer who does not want to read a p-value table."""
-    diff = f"{cmp.mean_diff:+.4g} {metric}"
+    diff = f"{cmp.mean_diff:+.4f} {metric}" if abs(cmp.mean_diff) >= 1e-3 else f"{cmp.mean_diff:+.2g} {metric}"
     folds = f"higher on {cmp.n_better} of {cmp.n_folds} folds"
     test = f"corrected paired t-test p = {cmp.p_value:.3g}"
     if cmp.significant:
@@ -96,8 +99,9 @@ def one_standard_error(rows: Sequence[dict[str, Any]]) -> OneSEChoice | None:
     The standard error is that of the best trial's mean over its folds (std / sqrt(n_folds)), as in
     Breiman's one-SE rule. "Simplest" has no general definition across estimators (fewer trees? stronger
     regularization? depends on the class), so the rule here is the one that holds for every estimator:
-    the trial with the smallest mean fit time, ties broken by the higher mean score. A cheaper model that
-    scores the same within noise is usually the smaller or more regularized one.
+    the trial with the smallest mean fit time, ties broken by the higher mean score, and only if it fits in
+    at most 80% of the best trial's time (smaller gaps are timing noise). A cheaper model that scores the
+    same within noise is usually the smaller or more regularized one.
     """
     done = [r for r in rows if r.get("mean") is not None and not math.isnan(r["mean"])]
     if not done:
@@ -109,6 +113,8 @@ def one_standard_error(rows: Sequence[dict[str, Any]]) -> OneSEChoice | None:
     within = [r for r in done if r["mean"] >= threshold]
     timed = [r for r in within if r.get("fit_time") is not None]
     chosen = min(timed, key=lambda r: (r["fit_time"], -r["mean"])) if timed else best
+    if best.get("fit_time") is not None and chosen["fit_time"] > MEANINGFULLY_CHEAPER * best["fit_time"]:
+        chosen = best  # a few percent of fit time is timing noise, not a simpler model
     return OneSEChoice(best, chosen, threshold, len(within))
 
 
@@ -134,6 +140,8 @@ def param_importance(study: Any, max_trials: int | None = None) -> dict[str, flo
         study.add_trials(sample)
     evaluator = optuna.importance.PedAnovaImportanceEvaluator()
     try:
-        return dict(optuna.importance.get_param_importances(study, evaluator=evaluator))
+        with warnings.catch_warnings():  # "few trials in some regime": the report states the trial count
+            warnings.simplefilter("ignore")
+            return dict(optuna.importance.get_param_importances(study, evaluator=evaluator))
     except (ValueError, RuntimeError, ZeroDivisionError):
         return None

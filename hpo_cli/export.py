@@ -222,7 +222,7 @@ def git_commit(folder: Path) -> str | None:
 class RunInfo:
     """Provenance of a run (``run.json``): what ran, on which data and code, when, and where it is stored."""
 
-    def __init__(self, spec: Any, options: Any, dataset: Any, storage_url: str, started_at: Any) -> None:
+    def __init__(self, spec: Any, options: Any, dataset: Any, storage_url: str, started_at: Any, seed: int) -> None:
         import sys
 
         data = spec.data
@@ -233,7 +233,7 @@ class RunInfo:
                      "n_test": 0 if dataset.y_test is None else len(dataset.y_test),
                      "test_size": data.test_size if data else None, "test_split": dataset.test_split or None,
                      "features": dataset.feature_names},
-            "seed": options.seed if options.seed is not None else spec.defaults.get("seed", 42),
+            "seed": seed,  # of the held-out split; each model's own seed is in its study's hpo_model attribute
             "models": {},
             "status": "running",
             "started": started_at.isoformat(timespec="seconds"),

@@ -99,12 +99,18 @@ def _task(spec: Spec, selected: list[int]) -> str:
     return kinds.pop()
 
 
-def _split_seed(spec: Spec, options: TuneOptions) -> int:
-    """The held-out split's seed: one for the whole run, so every model is tested on the same rows."""
+def split_seed(spec: Spec, options: TuneOptions) -> int:
+    """The held-out split's seed, one per run so every model is tested on the same rows.
+
+    ``--seed``, else ``defaults.seed``, else the first model's seed (spec order, whatever ``--model``
+    selects), so a one-model spec with its own ``seed`` splits with that seed.
+    """
     if options.seed is not None:
         return options.seed
-    seed = spec.defaults.get("seed", DEFAULT_SEED)
-    return seed if isinstance(seed, int) else DEFAULT_SEED
+    seed = spec.defaults.get("seed")
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        return seed
+    return spec.models[0].seed if spec.models else DEFAULT_SEED
 
 
 class _Prepared:
@@ -401,7 +407,7 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
     task = _task(spec, selected)
     time_series = (spec.data is not None and spec.data.time is not None) or any(
         m.cv.kind == "timeseries" for m in spec.models)
-    dataset = load_dataset(spec, task, _split_seed(spec, options), time_series=time_series)
+    dataset = load_dataset(spec, task, split_seed(spec, options), time_series=time_series)
     prepared = [_prepare(spec, i, dataset) for i in selected]
     metric = metric_label(spec.models[selected[0]].metric, task)
     run_dir = spec.output_dir
@@ -420,7 +426,7 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
     if tracker is not None and hasattr(tracker, "set_data_sha256"):
         tracker.set_data_sha256(dataset.sha256)
     info = export.RunInfo(spec, options, dataset, st.storage_url(run_dir, options.storage or spec.storage),
-                          started_at)
+                          started_at, split_seed(spec, options))
     events = _Observers([*(observers or []), tracker], warnings_out)
     result = RunResult(run_dir=run_dir, spec_name=spec.name, metric=metric, direction="maximize",
                        warnings=warnings_out)

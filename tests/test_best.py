@@ -149,3 +149,83 @@ def test_hpo_best_imports_no_heavy_library(tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "HEAVY []" in res.stderr
     assert json.loads(res.stdout) == PARAMS
+
+
+# --- the round trip on a real run ------------------------------------------------------------------------
+
+ROUND_TRIP_SPEC = """\
+name: iris-best
+data: {source: "sklearn:iris"}
+defaults:
+  cv: {kind: stratified, folds: 5, shuffle: true}
+  metric: accuracy
+  seed: 3
+  method: random
+  budget: {trials: 8}
+models:
+  - name: logreg
+    class: LogisticRegression
+    init_params: {max_iter: 1000, tol: 1.0e-6}
+    space:
+      C: {type: float, low: 1.0e-3, high: 100, log: true}
+      fit_intercept: [true, false]
+  - name: mlp
+    class: MLPClassifier
+    init_params: {max_iter: 300, random_state: 3}
+    space:
+      hidden_layer_sizes: [[8], [16, 8]]
+      alpha: {type: float, low: 1.0e-5, high: 1.0e-1, log: true}
+      activation: [relu, tanh]
+tracking: {mlflow: false}
+"""
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("best")
+    spec = folder / "spec.yaml"
+    spec.write_text(ROUND_TRIP_SPEC)
+    res = subprocess.run([sys.executable, "-m", "hpo_cli", "tune", str(spec), "--no-mlflow", "--quiet",
+                          "--output", str(folder / "run")], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return folder / "run"
+
+
+SEED_GAP = pytest.mark.xfail(strict=True, reason=(
+    "hpo injects random_state=seed into estimators whose random_state the spec leaves unset, but "
+    "best_parameters.yaml's init_params do not record it (search.py exports model.init_params); "
+    "remove this mark once the effective init_params are exported"))
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json", "env", "hydra", "args"])
+@pytest.mark.parametrize("model", [pytest.param("logreg", marks=SEED_GAP), "mlp"])
+def test_exported_parameters_rebuild_the_scored_model(real_run: Path, fmt: str, model: str) -> None:
+    """Estimator(**exported) has the best trial's parameters and reproduces its CV score with the spec's folds."""
+    import warnings
+
+    from sklearn.datasets import load_iris
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    from hpo_cli.estimators import build_estimator, resolve_estimator
+    from hpo_cli.spec import load_spec
+
+    res = subprocess.run([sys.executable, "-m", "hpo_cli", "best", str(real_run), "--model", model, "--format", fmt,
+                          "--with-init"], capture_output=True, text=True, check=True)
+    exported = parse(res.stdout, fmt)
+    best = yaml.safe_load((real_run / "best_parameters.yaml").read_text())["models"][model]
+    module, _, name = best["estimator"].rpartition(".")
+    cls = getattr(__import__(module, fromlist=[name]), name)
+    rebuilt = cls(**exported)
+
+    spec = load_spec(real_run.parent / "spec.yaml")
+    model_spec = next(m for m in spec.models if m.name == model)
+    assert cls is resolve_estimator(model_spec.class_)
+    scored = build_estimator(model_spec, best["params"])  # what the search fitted for the best trial
+    assert rebuilt.get_params() == scored.get_params()
+
+    X, y = load_iris(return_X_y=True)
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        score = cross_val_score(rebuilt, X, y, cv=folds, scoring="accuracy").mean()
+    assert score == pytest.approx(best["mean_test_score"], abs=1e-12)

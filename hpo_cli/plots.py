@@ -109,23 +109,37 @@ def slice_plot(path: Path, mt: Any, metric: str, order: list[str] | None = None)
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names) + 0.6, 3.4), dpi=100, squeeze=False,
                              sharey=True)
     best = max(rows, key=lambda r: r["mean"])
+    ranges, choices = _ranges(mt)
     for ax, name in zip(axes[0], names, strict=True):
         pts = [(r["params"][name], r["mean"], r["trial"]) for r in rows if name in r["params"]]
         xs = [_as_number(v) for v, _, _ in pts]
         if all(x is not None for x in xs):
             ax.scatter(xs, [y for _, y, _ in pts], c=[t for *_, t in pts], cmap="viridis", s=12, alpha=0.7)
             positive = [x for x in xs if x is not None and x > 0]
-            if len(positive) == len(xs) and min(positive) > 0 and max(positive) / min(positive) > 100:
+            log, bounds = ranges.get(name, (None, None))
+            if log is None:  # no distribution known (trials.csv): a positive range over 2 decades reads best in log
+                log = len(positive) == len(xs) and max(positive) / min(positive) > 100
+            if log and len(positive) == len(xs):
+                from matplotlib.ticker import NullFormatter
+
                 ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on a narrow range
+            if bounds is not None and bounds[1] > bounds[0]:  # the whole searched range: where the best lies in it
+                low, high = bounds
+                pad = (high / low) ** 0.03 if log and low > 0 else 0.03 * (high - low)
+                ax.set_xlim(*((low / pad, high * pad) if log and low > 0 else (low - pad, high + pad)))
             bx = _as_number(best["params"].get(name))
         else:
-            labels = sorted({str(v) for v, _, _ in pts})
+            seen = sorted({str(v) for v, _, _ in pts})
+            labels = list(choices.get(name, []))  # every choice, also those no complete trial had
+            labels += [c for c in seen if c not in labels]
             pos = {lab: i for i, lab in enumerate(labels)}
             jitter = [((t * 0.6180339) % 1 - 0.5) * 0.3 for *_, t in pts]
             ax.scatter([pos[str(v)] + j for (v, _, _), j in zip(pts, jitter, strict=True)], [y for _, y, _ in pts],
                        c=[t for *_, t in pts], cmap="viridis", s=12, alpha=0.7)
             ax.set_xticks(range(len(labels)), [lab[:14] for lab in labels], rotation=30 if len(labels) > 3 else 0,
                           fontsize=8)
+            ax.set_xlim(-0.5, len(labels) - 0.5)
             bx = pos.get(str(best["params"].get(name)))
         if bx is not None and name in best["params"]:
             ax.scatter([bx], [best["mean"]], marker="*", s=160, color="tab:red", zorder=3, label="best")
@@ -136,6 +150,21 @@ def slice_plot(path: Path, mt: Any, metric: str, order: list[str] | None = None)
     fig.suptitle(f"{mt.name}: score by parameter (colour: trial number, star: best)", fontsize=10)
     fig.tight_layout()
     return _save(plt, fig, path)
+
+
+def _ranges(mt: Any) -> tuple[dict[str, tuple[bool, tuple[float, float] | None]], dict[str, list[str]]]:
+    """Log scale and searched range of each numeric parameter, from the study's distributions (when read
+    from the storage; trials.csv alone does not say)."""
+    study = getattr(mt, "study", None)
+    out: dict[str, tuple[bool, tuple[float, float] | None]] = {}
+    choices: dict[str, list[str]] = {}
+    for trial in study.get_trials(deepcopy=False)[-50:] if study is not None else []:
+        for name, dist in trial.distributions.items():
+            if hasattr(dist, "low") and hasattr(dist, "high"):
+                out[name] = (bool(getattr(dist, "log", False)), (float(dist.low), float(dist.high)))
+            elif hasattr(dist, "choices"):
+                choices[name] = [str(c) for c in dist.choices]
+    return out, choices
 
 
 def _as_number(v: Any) -> float | None:

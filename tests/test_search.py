@@ -1,0 +1,190 @@
+"""The search: determinism, resume, fresh runs, failures, budgets, conditional grids, observers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hpo_cli.errors import InputError
+from hpo_cli.results import TrialRecord
+
+TREE_SPACE = {
+    "max_depth": {"type": "int", "low": 1, "high": 8},
+    "min_impurity_decrease": {"type": "float", "low": 0.0, "high": 0.05},
+    "criterion": ["gini", "entropy"],
+}
+
+
+def _tree_spec(method: str, trials: int, **model: Any) -> dict[str, Any]:
+    return {"data": {"source": "sklearn:iris"},
+            "models": [{"name": "tree", "class": "DecisionTreeClassifier", "method": method, "space": TREE_SPACE,
+                        "budget": {"trials": trials}, "cv": 3, **model}]}
+
+
+def _without_times(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [{k: v for k, v in r.items() if k != "mean_fit_time"} for r in rows]
+
+
+@pytest.mark.parametrize("method", ["tpe", "random"])
+def test_same_spec_and_seed_give_identical_trials(method: str, tmp_path: Path, write_spec, tune,
+                                                  read_trials) -> None:
+    spec = write_spec(_tree_spec(method, 14, startup_trials=5))
+    first = tune(spec, output=tmp_path / "a")
+    second = tune(spec, output=tmp_path / "b")
+    rows_a, rows_b = read_trials(first.run_dir), read_trials(second.run_dir)
+    assert len(rows_a) == 14
+    assert _without_times(rows_a) == _without_times(rows_b)
+    assert (first.run_dir / "best_parameters.yaml").read_text() == (second.run_dir / "best_parameters.yaml").read_text()
+    third = tune(spec, output=tmp_path / "c", seed=1)
+    assert _without_times(read_trials(third.run_dir)) != _without_times(rows_a)
+
+
+def _grid_spec() -> dict[str, Any]:
+    return {"data": {"source": "sklearn:iris"},
+            "models": [{"name": "knn", "class": "KNeighborsClassifier", "method": "grid", "cv": 3,
+                        "param_grid": {"n_neighbors": [1, 3, 5, 7], "weights": ["uniform", "distance"],
+                                       "p": [1, 2]}}]}
+
+
+def test_grid_resume_finishes_budget_without_repeats(write_spec, tune, read_trials) -> None:
+    spec = write_spec(_grid_spec())
+    partial = tune(spec, trials=5)
+    assert len(partial.models[0].trials) == 5
+    first_rows = read_trials(partial.run_dir)
+    resumed = tune(spec, resume=True)
+    rows = read_trials(resumed.run_dir)
+    assert len(rows) == 16
+    points = {(r["param_n_neighbors"], r["param_weights"], r["param_p"]) for r in rows}
+    assert len(points) == 16
+    unranked = [{k: v for k, v in r.items() if k != "rank_test_score"} for r in _without_times(rows[:5])]
+    assert unranked == [{k: v for k, v in r.items() if k != "rank_test_score"} for r in _without_times(first_rows)]
+    again = tune(spec, resume=True)  # budget spent: nothing more runs
+    assert len(read_trials(again.run_dir)) == 16 and again.models[0].stop_reason in ("budget", "grid exhausted")
+
+
+def test_grid_budget_below_size_is_a_seeded_sample(write_spec, tune, read_trials) -> None:
+    spec = write_spec(_grid_spec())
+    rows = read_trials(tune(spec, trials=6).run_dir)
+    points = [(r["param_n_neighbors"], r["param_weights"], r["param_p"]) for r in rows]
+    assert len(set(points)) == 6
+    assert points == [(r["param_n_neighbors"], r["param_weights"], r["param_p"])
+                      for r in read_trials(tune(spec, trials=6).run_dir)]
+
+
+def test_random_resume_does_not_replay_and_fresh_run_starts_over(write_spec, tune, read_trials) -> None:
+    spec = write_spec(_tree_spec("random", 10))
+    tune(spec, trials=4)
+    rows = read_trials(tune(spec, resume=True).run_dir)
+    assert [r["trial"] for r in rows] == [str(i) for i in range(10)]
+    assert len({(r["param_max_depth"], r["param_min_impurity_decrease"]) for r in rows}) == 10
+    fresh = tune(spec, trials=3)  # no --resume: the model's study starts over
+    assert [r["trial"] for r in read_trials(fresh.run_dir)] == ["0", "1", "2"]
+
+
+def test_invalid_combinations_fail_and_search_goes_on(write_spec, tune, read_trials) -> None:
+    spec = write_spec({"data": {"source": "sklearn:breast_cancer"},
+                       "models": [{"name": "lr", "class": "LogisticRegression", "method": "grid", "cv": 3,
+                                   "init_params": {"max_iter": 500}, "preprocess": ["standard_scaler"],
+                                   "param_grid": {"penalty": ["l1", "l2"], "solver": ["lbfgs", "liblinear"]}}]})
+    result = tune(spec)
+    assert result.exit_code == 0
+    rows = {(r["param_penalty"], r["param_solver"]): r for r in read_trials(result.run_dir)}
+    bad = rows[("l1", "lbfgs")]
+    assert bad["state"] == "FAIL" and bad["rank_test_score"] == "" and bad["mean_test_score"] == ""
+    assert bad["error"].startswith("ValueError: Solver lbfgs supports only 'l2' or None penalties")
+    assert sum(r["state"] == "COMPLETE" for r in rows.values()) == 3
+    assert all(t.n_warnings > 0 for t in result.models[0].trials)  # sklearn 1.8+ deprecates `penalty`
+
+
+def test_all_failing_model_makes_the_run_fail_but_others_run(write_spec, tune) -> None:
+    spec = write_spec({"data": {"source": "sklearn:iris"}, "defaults": {"cv": 3},
+                       "models": [{"name": "broken", "class": "LogisticRegression", "method": "grid",
+                                   "param_grid": {"penalty": ["l1"], "solver": ["lbfgs", "newton-cg"]}},
+                                  {"name": "ok", "class": "DummyClassifier", "method": "random",
+                                   "budget": {"trials": 2}, "space": {"strategy": ["prior", "uniform"]}}]})
+    result = tune(spec)
+    assert result.exit_code == 1 and result.failed_models == ["broken"]
+    assert any("broken: all 2 trials failed" in w and "Solver lbfgs" in w for w in result.warnings)
+    assert [m.name for m in result.models] == ["broken", "ok"] and result.best_model == "ok"
+
+
+def test_budgets_target_max_failed_and_timeout(write_spec, tune) -> None:
+    spec = write_spec(_tree_spec("random", 30, budget={"trials": 30, "target": 0.5}))
+    assert len(tune(spec).models[0].trials) == 1  # the first trial already beats 0.5
+    failing = write_spec({"data": {"source": "sklearn:iris"},
+                          "models": [{"name": "lr", "class": "LogisticRegression", "method": "random", "cv": 3,
+                                      "budget": {"trials": 20, "max_failed": 2},
+                                      "space": {"penalty": ["l1"], "C": {"type": "float", "low": 0.1, "high": 1}}}]},
+                         name="failing")
+    result = tune(failing)
+    assert len(result.models[0].trials) == 2 and result.models[0].stop_reason == "max_failed"
+    slow = tune(spec, timeout=0.0001)
+    assert len(slow.models[0].trials) <= 1
+
+
+def test_conditional_grid_and_pruning(write_spec, tune, read_trials) -> None:
+    spec = write_spec({"data": {"source": "sklearn:iris"},
+                       "models": [{"name": "svc", "class": "SVC", "method": "grid", "cv": 3,
+                                   "param_grid": {"kernel": ["linear", "rbf"],
+                                                  "gamma": {"type": "categorical", "values": [0.1, 1.0],
+                                                            "when": {"kernel": "rbf"}},
+                                                  "C": [0.1, 1.0]}},
+                                  {"name": "tree", "class": "DecisionTreeClassifier", "method": "tpe",
+                                   "space": TREE_SPACE, "budget": {"trials": 25}, "pruner": "median",
+                                   "cv": {"folds": 5}}]})
+    result = tune(spec)
+    rows = [r for r in read_trials(result.run_dir) if r["model"] == "svc"]
+    assert len(rows) == 6
+    assert {r["param_gamma"] for r in rows if r["param_kernel"] == "linear"} == {""}
+    states = {t.state for t in result.models[1].trials}
+    assert states <= {"COMPLETE", "PRUNED"} and len(result.models[1].trials) == 25
+
+
+class _Exploding:
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def trial_finished(self, record: TrialRecord) -> None:
+        self.seen.append(record.number)
+        raise RuntimeError("observer bug")
+
+
+def test_observer_errors_never_stop_the_search(write_spec, tmp_path: Path) -> None:
+    from hpo_cli.options import TuneOptions
+    from hpo_cli.search import run_tune
+
+    observer = _Exploding()
+    spec = write_spec(_tree_spec("random", 3))
+    result = run_tune(TuneOptions(spec=spec, output=tmp_path / "r", mlflow=False), observers=[observer])
+    assert observer.seen == [0, 1, 2] and len(result.models[0].trials) == 3
+    assert sum("observer bug" in w for w in result.warnings) == 1
+
+
+def test_model_filter_keeps_other_models_from_storage(write_spec, tune, read_trials) -> None:
+    spec = write_spec({"data": {"source": "sklearn:iris"}, "defaults": {"cv": 3, "method": "random",
+                                                                        "budget": {"trials": 2}},
+                       "models": [{"name": "a", "class": "DummyClassifier", "space": {"strategy": ["prior"]}},
+                                  {"name": "b", "class": "KNeighborsClassifier",
+                                   "space": {"n_neighbors": {"type": "int", "low": 1, "high": 9}}}]})
+    tune(spec)
+    result = tune(spec, models=["b"], trials=3)
+    rows = read_trials(result.run_dir)
+    assert [r["model"] for r in rows] == ["a", "a", "b", "b", "b"]
+    assert [m.name for m in result.models] == ["b"]
+    best = (result.run_dir / "best_parameters.yaml").read_text()
+    assert "  a:" in best and "  b:" in best
+    assert json.loads((result.run_dir / "run.json").read_text())["models"]["a"]["stop_reason"] == "earlier run"
+    with pytest.raises(InputError, match="no model named 'c'|no such model"):
+        tune(spec, models=["c"])
+
+
+def test_unsupported_sampler_space_is_input_error(write_spec, tune) -> None:
+    spec = write_spec(_tree_spec("qmc", 3))
+    with pytest.raises(InputError, match="qmc samples numeric ranges only"):
+        tune(spec)
+    with pytest.raises(InputError, match="continuous"):
+        tune(spec, method="grid")
+    assert not (spec.parent / "run").exists()

@@ -180,7 +180,9 @@ def schema() -> None:
 def main() -> None:
     """Entry point: maps hpo's errors to the contract's exit codes, never a traceback for bad input."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # without standalone mode, click *returns* a typer.Exit's code
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except HpoError as exc:
         if isinstance(exc, InputError):
             for problem in exc.problems:

@@ -343,10 +343,14 @@ def _compare(head: RunData, base: RunData) -> list[str]:
         h, b = _best_row(head, name), _best_row(base, name)
         hp, bp = _best_params(head, name, h), _best_params(base, name, b)
         if h is None or b is None:
-            change = "new" if b is None and h is not None else ("removed" if h is None and b is not None else "—")
+            change = "—"
+            if h is None and b is not None:
+                change = "no complete trial here" if name in _model_order(head) else "removed"
+            elif b is None and h is not None:
+                change = "no complete trial in base" if name in _model_order(base) else "new"
         else:
-            change = f"{h['mean'] - b['mean']:+.4f}" if abs(h["mean"] - b["mean"]) >= 1e-4 or h["mean"] == b["mean"] \
-                else f"{h['mean'] - b['mean']:+.3g}"
+            diff = h["mean"] - b["mean"]
+            change = f"{diff:+.4f}" if abs(diff) >= 5e-5 else "+0.0000"
         moved = [f"{k}: {fmt_value(bp.get(k, '—'))} → {fmt_value(hp.get(k, '—'))}"
                  for k in list(dict.fromkeys([*bp, *hp])) if bp.get(k, "—") != hp.get(k, "—")]
         rows.append([name, mean_std(b), mean_std(h), change, "; ".join(moved) or "unchanged"])

@@ -202,7 +202,7 @@ def test_compare_two_runs(run_a: Path, run_b: Path) -> None:
         head_best = max(float(r["mean_test_score"]) for r in rows if r["model"] == name and r["state"] == "COMPLETE")
         base_scores = [float(r["mean_test_score"]) for r in base if r["model"] == name and r["state"] == "COMPLETE"]
         if not base_scores:  # every base trial of this model failed
-            assert line[1] == "—" and line[3] == "new"
+            assert line[1] == "—" and line[3] == "no complete trial in base"
             continue
         base_best = max(base_scores)
         assert float(line[1].split(" ± ")[0]) == pytest.approx(base_best, abs=5e-5)

@@ -46,15 +46,18 @@ tracking: {{mlflow: false}}
 """
 
 
-def tune(folder: Path, seed: int = 0, trials: int = 14, spec: str = SPEC) -> Path:
-    """A real run folder from ``hpo tune --no-mlflow`` (the way a user makes one)."""
+def tune(folder: Path, seed: int = 0, trials: int = 14, spec: str = SPEC, ok: tuple[int, ...] = (0,)) -> Path:
+    """A real run folder from ``hpo tune --no-mlflow`` (the way a user makes one).
+
+    Exit code 1 means a model had no successful trial; its run folder is still a valid run to report on.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "spec.yaml"
     path.write_text(spec.format(seed=seed, trials=trials))
     run = folder / "run"
     res = subprocess.run([sys.executable, "-m", "hpo_cli", "tune", str(path), "--no-mlflow", "--quiet",
                           "--output", str(run)], capture_output=True, text=True, cwd=folder)
-    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.returncode in ok, res.stderr[-3000:]
     return run
 
 
@@ -65,7 +68,7 @@ def run_a(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def run_b(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tune(tmp_path_factory.mktemp("b"), seed=1, trials=10)
+    return tune(tmp_path_factory.mktemp("b"), seed=1, trials=10, ok=(0, 1))  # logreg may fail throughout
 
 
 def tables(markdown: str) -> list[list[list[str]]]:

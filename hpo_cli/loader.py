@@ -80,8 +80,15 @@ def dotted(path: PathKey) -> str:
 
 
 def suggest(word: str, options: Any) -> str:
-    """'; did you mean X?' when a close option exists, else nothing."""
-    match = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    """'; did you mean X?' when a close option exists, else nothing.
+
+    Case slips and swapped letters (``lgo`` for ``log``) win over difflib's ratio, which ties them
+    with other words (``low``).
+    """
+    options = [str(o) for o in options]
+    word = str(word)
+    exact = [o for o in options if o.lower() == word.lower() or sorted(o.lower()) == sorted(word.lower())]
+    match = exact[:1] or difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f"; did you mean '{match[0]}'?" if match else ""
 
 
@@ -120,14 +127,22 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+_PLAIN_TAGS = {"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"}
+
+
 def _build(node: yaml.Node, path: PathKey, doc: Document, loader: SpecLoader) -> Any:
     doc.values[path] = _mark(node)
+    if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN_TAGS:
+        # The safe constructor refuses such tags on scalars; here they would be silently dropped.
+        line, col = _mark(node)
+        raise InputError(f"invalid YAML: the tag {node.tag} is not allowed (a spec holds plain data only)",
+                         Location(doc.file, line, col), dotted(path))
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
             if isinstance(key, bool | int | float) or key is None:
-                key = str(key).lower() if isinstance(key, bool) or key is None else str(key)
+                key = "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
             if not isinstance(key, str):
                 line, col = _mark(key_node)
                 raise InputError("mapping keys must be plain names", Location(doc.file, line, col), dotted(path))

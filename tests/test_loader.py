@@ -33,3 +33,22 @@ def test_syntax_errors_are_located(text, file, where):
     with pytest.raises(InputError) as info:
         parse_text(text, file)
     assert str(info.value).startswith(where)
+
+
+def test_suggest_prefers_case_slips_and_swapped_letters():
+    from hpo_cli.loader import suggest
+
+    assert suggest("lgo", ["low", "high", "log"]) == "; did you mean 'log'?"
+    assert suggest("Accuracy", ["accuracy", "f1"]) == "; did you mean 'accuracy'?"
+    assert suggest("zzz", ["accuracy"]) == ""
+
+
+def test_yaml_is_loaded_safely():
+    with pytest.raises(InputError) as info:
+        parse_text("a: !!python/object/apply:os.system ['echo hi']\n", "s.yaml")
+    assert str(info.value).startswith("s.yaml:1:4: a: invalid YAML: the tag")
+
+
+def test_non_string_keys_and_booleans_as_keys():
+    doc = parse_text("1: a\ntrue: b\nnull: c\n", "s.yaml")
+    assert doc.data == {"1": "a", "true": "b", "null": "c"}

@@ -73,6 +73,7 @@ CORPUS: dict[str, tuple[int, str, str]] = {
     "wrong_type_folds.yaml": (3, "defaults.cv.folds", "valid integer"),
     "wrong_type_trials.yaml": (5, "models[0].budget.trials", "valid integer"),
     "yaml_syntax_error.yaml": (5, "", "invalid YAML"),
+    "yaml_python_tag.yaml": (5, "models[0].init_params", "is not allowed"),
     "budget_max_failed_zero.json": (12, "models[0].budget.max_failed", "must be greater than 0, got 0"),
     "duplicate_model_names.json": (18, "models[1].name", "duplicate model name 'svc'"),
     "estimator_os_system.json": (9, "models[0].class", "'os.system' is refused"),

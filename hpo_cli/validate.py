@@ -38,9 +38,9 @@ class ModelSummary:
     method: str
     dimensions: int
     grid_size: int | None  # None: the space has a continuous range
-    trials: int | None  # None: bounded by the timeout only
+    trials: int
     folds: int  # folds x repeats
-    fits: int | None  # trials x folds x repeats (the search; the final refit is not counted)
+    fits: int  # trials x folds x repeats (the search; the final refit is not counted)
     timeout: float | None = None
 
 
@@ -178,13 +178,10 @@ def _log_spaced(low: float, high: float, n: int) -> str:
     return "[" + ", ".join(f"{v:.3g}" for v in values) + "]"
 
 
-def _effective_trials(model: ModelSpec, grid: int | None) -> int | None:
-    """Trials the search will run: the budget, the whole grid for method grid, else hpo's default."""
-    if model.method == "grid" and grid is not None:
-        return min(grid, model.budget.trials) if model.budget.trials else grid
-    if model.budget.trials:
-        return model.budget.trials
-    return None if model.budget.timeout else DEFAULT_TRIALS
+def _effective_trials(model: ModelSpec, grid: int | None) -> int:
+    """Trials the search will run, as ``search`` counts them: the budget (default 50), at most the grid."""
+    trials = model.budget.trials or (grid if model.method == "grid" and grid is not None else DEFAULT_TRIALS)
+    return min(trials, grid) if model.method == "grid" and grid is not None else trials
 
 
 def _check_space(spec: Spec, i: int, model: ModelSpec) -> list[Problem]:
@@ -221,6 +218,12 @@ def _check_space(spec: Spec, i: int, model: ModelSpec) -> list[Problem]:
         ordered_params(model)
     except ValueError as exc:
         problems.append(spec.problem(base + ("space",), str(exc)))
+    if model.method != "grid":  # the sampler's own limits (categoricals for cmaes, `when:` for qmc/gp ...)
+        from hpo_cli.samplers import unsupported_reason
+
+        reason = unsupported_reason(model, model.method)
+        if reason:
+            problems.append(spec.problem(base + ("method",), reason))
     if any(p.severity == "error" for p in problems):
         return problems
     grid, dims = grid_size(model), dimensions(model)
@@ -229,7 +232,7 @@ def _check_space(spec: Spec, i: int, model: ModelSpec) -> list[Problem]:
                                      f"{model.budget.trials} trials: {grid - model.budget.trials} points will never "
                                      f"be evaluated", severity="warning"))
     trials = _effective_trials(model, grid)
-    if model.method == "tpe" and dims and trials is not None:
+    if model.method == "tpe" and dims:
         needed = TPE_TRIALS_PER_DIMENSION * dims
         if trials < needed:
             problems.append(spec.problem(base + ("budget", "trials") if model.budget.trials else base + ("method",),
@@ -382,8 +385,7 @@ def summarize(spec: Spec, model: ModelSpec) -> ModelSummary:
     trials = _effective_trials(model, grid)
     folds = model.cv.folds * model.cv.repeats
     return ModelSummary(model.name, estimator_path(resolve_estimator(model.class_, spec.allow_modules)),
-                        model.method, dimensions(model), grid, trials, folds,
-                        None if trials is None else trials * folds, model.budget.timeout)
+                        model.method, dimensions(model), grid, trials, folds, trials * folds, model.budget.timeout)
 
 
 def validate_spec(path: str | Path, data_override: str | None = None, only: Sequence[str] = ()) -> ValidationResult:
@@ -408,10 +410,10 @@ def render_validation(result: ValidationResult, out: Console, err: Console) -> N
     columns = ("model", "estimator", "method", "dims", "grid", "trials", "folds", "fits")
     rows = []
     for row in result.models:
-        trials = str(row.trials) if row.trials is not None else f"until {row.timeout:g}s"
+        trials = str(row.trials) + (f" (<={row.timeout:g}s)" if row.timeout else "")
         rows.append((row.name, row.estimator.rsplit(".", 1)[-1], row.method, str(row.dimensions),
                      "continuous" if row.grid_size is None else str(row.grid_size), trials, str(row.folds),
-                     "-" if row.fits is None else str(row.fits)))
+                     str(row.fits)))
     table = Table(title=f"{spec.name}: {spec.path.name if spec.path else 'spec'} (data: {source})",
                   box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for i, column in enumerate(columns):
@@ -429,5 +431,5 @@ def render_validation(result: ValidationResult, out: Console, err: Console) -> N
     for w in result.warnings:
         prefix = ": ".join(x for x in (str(w.location) if w.location else "", w.path) if x)
         err.print(f"{prefix}: warning: {w.message}", markup=False)
-    total = sum(r.fits or 0 for r in result.models)
+    total = sum(r.fits for r in result.models)
     out.print(f"ok: {len(result.models)} model(s), {total} fits, {len(result.warnings)} warning(s)", markup=False)

@@ -28,6 +28,7 @@ CORPUS: dict[str, tuple[int, str, str]] = {
     "binary_scorer_on_multiclass.yaml": (5, "models[0].metric", "use roc_auc_ovr"),
     "budget_timeout_negative.yaml": (5, "models[0].budget.timeout", "must be greater than 0"),
     "budget_trials_zero.yaml": (3, "defaults.budget.trials", "must be greater than 0, got 0"),
+    "cmaes_with_categorical.yaml": (5, "models[0].method", "cmaes samples numeric ranges only"),
     "data_task_mismatch.yaml": (4, "models[0].class", "but data.task is regression"),
     "defaults_unknown_scorer.yaml": (3, "defaults.metric", "did you mean 'balanced_accuracy'"),
     "duplicate_key.yaml": (6, "models[0].class", "duplicate key 'class'"),

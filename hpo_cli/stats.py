@@ -22,6 +22,7 @@ IMPORTANCE_EVALUATOR = "PED-ANOVA (optuna.importance.PedAnovaImportanceEvaluator
 SIGNIFICANCE_LEVEL = 0.05
 # The one-SE pick must fit in at most this share of the best trial's time, else the best trial stays.
 MEANINGFULLY_CHEAPER = 0.8
+MIN_FIT_GAP = 0.005  # seconds; below this, fit times of fast models are timing noise
 
 
 @dataclass
@@ -100,8 +101,8 @@ def one_standard_error(rows: Sequence[dict[str, Any]]) -> OneSEChoice | None:
     Breiman's one-SE rule. "Simplest" has no general definition across estimators (fewer trees? stronger
     regularization? depends on the class), so the rule here is the one that holds for every estimator:
     the trial with the smallest mean fit time, ties broken by the higher mean score, and only if it fits in
-    at most 80% of the best trial's time (smaller gaps are timing noise). A cheaper model that scores the
-    same within noise is usually the smaller or more regularized one.
+    at most 80% of the best trial's time and at least 5 ms faster (smaller gaps are timing noise). A
+    cheaper model that scores the same within noise is usually the smaller or more regularized one.
     """
     done = [r for r in rows if r.get("mean") is not None and not math.isnan(r["mean"])]
     if not done:
@@ -113,8 +114,9 @@ def one_standard_error(rows: Sequence[dict[str, Any]]) -> OneSEChoice | None:
     within = [r for r in done if r["mean"] >= threshold]
     timed = [r for r in within if r.get("fit_time") is not None]
     chosen = min(timed, key=lambda r: (r["fit_time"], -r["mean"])) if timed else best
-    if best.get("fit_time") is not None and chosen["fit_time"] > MEANINGFULLY_CHEAPER * best["fit_time"]:
-        chosen = best  # a few percent of fit time is timing noise, not a simpler model
+    if best.get("fit_time") is not None and (chosen["fit_time"] > MEANINGFULLY_CHEAPER * best["fit_time"]
+                                             or best["fit_time"] - chosen["fit_time"] < MIN_FIT_GAP):
+        chosen = best  # a few percent, or a few milliseconds, of fit time is timing noise, not a simpler model
     return OneSEChoice(best, chosen, threshold, len(within))
 
 

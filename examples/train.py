@@ -52,12 +52,15 @@ def load_yaml(path: Path) -> Any:
         return yaml.safe_load(fh)
 
 
+def run_info(run_dir: Path) -> dict[str, Any]:
+    """The run's provenance (run.json), or nothing when the run folder has none."""
+    run_json = run_dir / "run.json"
+    return json.loads(run_json.read_text(encoding="utf-8")) if run_json.is_file() else {}
+
+
 def spec_of_run(run_dir: Path) -> tuple[dict[str, Any], Path | None]:
     """The spec the run recorded in run.json (empty when it cannot be found), and its path."""
-    run_json = run_dir / "run.json"
-    if not run_json.is_file():
-        return {}, None
-    info = json.loads(run_json.read_text(encoding="utf-8"))
+    info = run_info(run_dir)
     spec_field = info.get("spec")
     spec_path = spec_field.get("path") if isinstance(spec_field, dict) else spec_field
     spec_path = spec_path or info.get("spec_path")
@@ -142,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preprocess", action="append", help="preprocess step (default: the spec's, repeatable)")
     parser.add_argument("--test-size", type=float, help="held-out fraction (default: the spec's data.test_size, "
                         "else 0.2)")
-    parser.add_argument("--seed", type=int, help="split and estimator seed (default: the spec's seed, else 42)")
+    parser.add_argument("--seed", type=int, help="split and estimator seed (default: run.json's and the "
+                        "model's seed)")
     parser.add_argument("--save", type=Path, help="pickle the trained model here")
     parser.add_argument("--metrics-out", type=Path, help="write {metric, test_score} as JSON here (DVC metrics)")
     args = parser.parse_args(argv)
@@ -158,7 +162,12 @@ def main(argv: list[str] | None = None) -> int:
             data_spec[key] = value
     if not data_spec.get("source"):
         raise SystemExit("no data: pass --data (the run's spec could not be found through run.json)")
-    seed = args.seed if args.seed is not None else int(model_setting(spec, name, "seed") or 42)
+    # 0 is a seed: test for None, not truthiness. The estimator takes its model's seed; the held-out split
+    # the one seed hpo recorded for the whole run in run.json (every model is tested on the same rows).
+    spec_seed = model_setting(spec, name, "seed")
+    seed = args.seed if args.seed is not None else int(spec_seed if spec_seed is not None else 42)
+    run_seed = run_info(args.run_dir).get("seed")
+    split_seed = args.seed if args.seed is not None else int(run_seed if run_seed is not None else seed)
     preprocess = args.preprocess if args.preprocess is not None else model_setting(spec, name, "preprocess") or []
     metric = best.get("metric") or "accuracy"
 
@@ -167,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
 
     X, y, groups = load_data(data_spec, spec_path.parent if spec_path else Path.cwd())
     model = build(params, entry["estimator"], [p for p in preprocess if isinstance(p, str)], seed)
-    X_train, X_test, y_train, y_test = split(X, y, groups, data_spec, is_classifier(model), seed)
+    X_train, X_test, y_train, y_test = split(X, y, groups, data_spec, is_classifier(model), split_seed)
     model.fit(X_train, y_train)
     score = float(get_scorer(metric)(model, X_test, y_test))
     print(f"model: {name} ({entry['estimator']})")

@@ -151,7 +151,8 @@ def _header(run: RunData, metric: str) -> list[str]:
     date = str(when)[:16].replace("T", " ") + " UTC" if when else datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     commit = info.get("git_commit")
     bits = [date, f"commit `{str(commit)[:12]}`" if commit else "no git commit",
-            f"metric `{metric}` (greater is better)", f"trials read from the {run.source}"]
+            f"metric `{metric}` (greater is better)",
+            "trials read from " + ("the study storage" if run.source == "study storage" else run.source)]
     lines = [f"# Hyperparameter search: {name}", "", " · ".join(bits)]
     if metric.startswith("neg_"):
         lines += ["", f"`{metric}` is scikit-learn's negated loss: values are shown as scikit-learn reports "

@@ -256,3 +256,38 @@ def test_bad_storage_and_missing_run_are_bad_input(run_a: Path, tmp_path: Path) 
     assert res.returncode == 2 and "Traceback" not in res.stderr
     res = subprocess.run([*hpo, str(run_a), "--compare", str(tmp_path / "missing")], capture_output=True, text=True)
     assert res.returncode == 2 and "--compare" in res.stderr
+
+
+def test_report_from_trials_csv_alone(run_a: Path, tmp_path: Path) -> None:
+    """A run folder without its storage (copied without study.journal): everything but importance."""
+    run = tmp_path / "copy"
+    shutil.copytree(run_a, run, ignore=shutil.ignore_patterns("study.journal", "plots"))
+    (run / "run.json").write_text((run / "run.json").read_text().replace(str(run_a), str(tmp_path / "gone")))
+    md = build_report(ReportOptions(run, link_base=run))
+    assert "trials read from trials.csv" in md
+    check_numbers_match_csv(md, run)
+    assert "Parameter importance needs the study storage" in md
+    for link in images(md):
+        assert (run / link).is_file()
+
+
+REGRESSION = """\
+name: diabetes-mini
+data: {{source: "sklearn:diabetes"}}
+defaults: {{cv: {{kind: kfold, folds: 3}}, metric: neg_mean_squared_error, seed: {seed}, method: random,
+           budget: {{trials: {trials}}}}}
+models:
+  - name: ridge
+    class: Ridge
+    space: {{alpha: {{type: float, low: 1.0e-3, high: 10, log: true}}}}
+tracking: {{mlflow: false}}
+"""
+
+
+def test_neg_metric_is_explained_and_single_model_has_no_comparison(tmp_path: Path) -> None:
+    run = tune(tmp_path, trials=4, spec=REGRESSION)
+    md = build_report(ReportOptions(run, plots=False))
+    assert "`neg_mean_squared_error` is scikit-learn's negated loss" in md
+    assert "Winner vs runner-up" not in md
+    check_numbers_match_csv(md, run)
+    assert "needs at least 10 complete trials (4 so far)" in md

@@ -457,9 +457,10 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
                     result.failed_models.append(model_result.name)
                     warnings_out.append(_failure_summary(model_result))
                 events.emit("model_finished", model_result)
-                write("interrupted" if stop.is_set() else "running")
                 if stop.is_set():
                     break
+                if prep is not prepared[-1]:  # the final write below covers the last model
+                    write("running")
             interrupted = stop.is_set()
         result.exit_code = 1 if result.failed_models else 0
         write("interrupted" if interrupted else ("failed" if result.failed_models else "finished"))

@@ -1,9 +1,10 @@
 """The study storage and what hpo keeps in it, so that a run folder can be rebuilt from the storage alone.
 
-Default storage: Optuna's journal file ``study.journal`` in the run folder. Measured here, a trial
-costs ~1.4 ms of storage time in the journal against ~16 ms in SQLite (``make bench``), it is one
-plain file that travels with the run folder, and several worker processes can append to it under
-its file lock. ``--storage URL`` takes any Optuna storage URL (``sqlite:///...``, ``postgresql://...``).
+Default storage: Optuna's journal file ``study.journal`` in the run folder. Measured here (a
+DummyClassifier study, 300 trials, 2 cores under load), hpo's own cost per trial outside fitting was
+~0.9 ms with the journal against ~65 ms with SQLite; it is one plain file that travels with the run
+folder, and several processes can append to it under its file lock.
+``--storage URL`` takes any Optuna storage URL (``sqlite:///...``, ``postgresql://...``).
 
 Trial user attributes (written once per trial, one journal line each):
 
@@ -46,19 +47,45 @@ def storage_url(run_dir: Path, url: str | None) -> str:
     return url if url else str((run_dir / STUDY_JOURNAL).resolve())
 
 
-def open_storage(run_dir: Path, url: str | None) -> optuna.storages.BaseStorage:
-    """The journal file in the run folder by default; any Optuna storage URL with ``--storage``."""
+def _journal(path: str) -> optuna.storages.BaseStorage:
+    """A journal file storage whose appends are flushed but not fsynced (see ``_FlushedJournal``)."""
     import optuna
     from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
+    class _FlushedJournal(JournalFileBackend):
+        """Optuna's journal file minus the ``fsync`` after every line.
+
+        Each trial appends ~5 lines (create, one per parameter, attributes, state). With an fsync each,
+        the storage cost of a trial followed the disk's sync latency (3+ ms per line on a busy disk);
+        flushed to the OS, a line survives a crash or kill of hpo, and only a power loss can lose
+        the last trials, which ``--resume`` then simply runs again.
+        """
+
+        def append_logs(self, logs: list[dict[str, Any]]) -> None:
+            import json
+
+            from optuna.storages.journal._file import get_lock_file
+
+            if not hasattr(self, "_lock") or not hasattr(self, "_file_path"):  # Optuna internals moved
+                return super().append_logs(logs)
+            text = "\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n"
+            with get_lock_file(self._lock), open(self._file_path, "ab") as fh:
+                fh.write(text.encode("utf-8"))
+                fh.flush()
+
+    # The open-lock works on every filesystem (the symlink lock does not on some network mounts).
+    return optuna.storages.JournalStorage(_FlushedJournal(path, lock_obj=JournalFileOpenLock(path)))
+
+
+def open_storage(run_dir: Path, url: str | None) -> optuna.storages.BaseStorage:
+    """The journal file in the run folder by default; any Optuna storage URL with ``--storage``."""
+    import optuna
+
     if not url:
         run_dir.mkdir(parents=True, exist_ok=True)
-        path = str(run_dir / STUDY_JOURNAL)
-        # The open-lock works on every filesystem (the symlink lock does not on some network mounts).
-        return optuna.storages.JournalStorage(JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
+        return _journal(str(run_dir / STUDY_JOURNAL))
     if url.endswith(".journal") or url.startswith("journal:"):
-        path = url.removeprefix("journal:")
-        return optuna.storages.JournalStorage(JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
+        return _journal(url.removeprefix("journal:"))
     try:
         return optuna.storages.get_storage(url)
     except Exception as exc:

@@ -113,7 +113,7 @@ def slice_plot(path: Path, mt: Any, metric: str, order: list[str] | None = None)
     for ax, name in zip(axes[0], names, strict=True):
         pts = [(r["params"][name], r["mean"], r["trial"]) for r in rows if name in r["params"]]
         xs = [_as_number(v) for v, _, _ in pts]
-        if all(x is not None for x in xs):
+        if name not in choices and all(x is not None for x in xs):  # a categorical stays one, even of numbers
             ax.scatter(xs, [y for _, y, _ in pts], c=[t for *_, t in pts], cmap="viridis", s=12, alpha=0.7)
             positive = [x for x in xs if x is not None and x > 0]
             log, bounds = ranges.get(name, (None, None))

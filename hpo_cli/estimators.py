@@ -276,6 +276,17 @@ def _set_thread_count(cls: type, kwargs: dict[str, Any], n_jobs: int | None) -> 
         kwargs[key] = n_jobs
 
 
+def effective_init_params(model: ModelSpec, allow_modules: Sequence[str] = ()) -> dict[str, Any]:
+    """``init_params`` as ``build_estimator`` applies them: with the seeded ``random_state`` added.
+
+    Export this (not ``model.init_params``) wherever a training stage must rebuild the scored model.
+    """
+    params = dict(model.init_params)
+    if _SEED_PARAM in estimator_params(resolve_estimator(model.class_, allow_modules)):
+        params.setdefault(_SEED_PARAM, model.seed)
+    return params
+
+
 def build_estimator(model: ModelSpec, params: dict[str, Any], allow_modules: Sequence[str] = (),
                     *, n_jobs: int | None = None) -> Any:
     """A fresh, unfitted estimator for one trial: ``class(**init_params, **params)``, in a Pipeline if needed.

@@ -123,3 +123,12 @@ def test_xgboost_threads_only_when_unset():
     xgb = ModelSpec.model_validate({"name": "x", "class": "XGBClassifier"})
     est = build_estimator(xgb, {"max_depth": 3}, n_jobs=1)
     assert est.get_params()["n_jobs"] == 1 and est.get_params()["random_state"] == 42
+
+
+def test_effective_init_params_record_the_seeded_random_state():
+    from hpo_cli.estimators import effective_init_params
+
+    assert effective_init_params(model(init_params={"max_iter": 50}, seed=3)) == {"max_iter": 50, "random_state": 3}
+    assert effective_init_params(model(init_params={"random_state": None})) == {"random_state": None}
+    knn = ModelSpec.model_validate({"name": "k", "class": "KNeighborsClassifier"})
+    assert effective_init_params(knn) == {}

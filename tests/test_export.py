@@ -1,0 +1,40 @@
+"""Run folder files: column order, ranks, full-precision floats, stable YAML key order."""
+
+from __future__ import annotations
+
+import yaml
+
+from hpo_cli.export import best_parameters_yaml, ranks, trials_csv
+from hpo_cli.results import ModelResult, TrialRecord
+
+
+def _result() -> ModelResult:
+    trials = [
+        TrialRecord("m", 0, "COMPLETE", {"C": 0.1, "hidden": [50, 20]}, 0.9, 0.01, [0.89, 0.91], mean_fit_time=0.5),
+        TrialRecord("m", 1, "FAIL", {"C": 1.0, "hidden": None}, error="ValueError: nope"),
+        TrialRecord("m", 2, "COMPLETE", {"C": 1 / 3}, 0.95, 0.02, [0.93, 0.97], mean_fit_time=0.4),
+        TrialRecord("m", 3, "COMPLETE", {"C": 2.0}, 0.9, 0.0, [0.9, 0.9], mean_fit_time=0.4),
+    ]
+    return ModelResult("m", "sklearn.svm.SVC", {"kernel": "rbf"}, "s.m", "tpe", trials=trials, best=trials[2],
+                       test_score=0.93)
+
+
+def test_trials_csv_columns_ranks_and_precision() -> None:
+    text = trials_csv([_result()])
+    lines = text.splitlines()
+    assert lines[0] == ("model,trial,state,rank_test_score,mean_test_score,std_test_score,split0_test_score,"
+                        "split1_test_score,mean_fit_time,param_C,param_hidden,error")
+    assert lines[1] == 'm,0,COMPLETE,2,0.9,0.01,0.89,0.91,0.5,0.1,"[50, 20]",'
+    assert lines[2] == "m,1,FAIL,,,,,,,1.0,None,ValueError: nope"
+    assert lines[3].startswith(f"m,2,COMPLETE,1,0.95,0.02,0.93,0.97,0.4,{1 / 3!r},,")
+    assert ranks(_result().trials) == {0: 2, 2: 1, 3: 2}  # scikit-learn's rank "min" on ties
+
+
+def test_best_parameters_yaml_roundtrips_floats_in_stable_order() -> None:
+    text = best_parameters_yaml([_result()], "roc_auc", with_test=True)
+    data = yaml.safe_load(text)
+    assert list(data) == ["best_model", "metric", "direction", "models"]
+    assert data["models"]["m"]["params"]["C"] == 1 / 3
+    assert list(data["models"]["m"]) == ["estimator", "params", "init_params", "mean_test_score", "std_test_score",
+                                         "test_score", "n_trials"]
+    assert text == best_parameters_yaml([_result()], "roc_auc", with_test=True)

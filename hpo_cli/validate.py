@@ -298,9 +298,17 @@ def _check_data(spec: Spec, tasks: list[str], metrics: list[tuple[int, str | Non
     if not tasks or len(set(tasks)) > 1:
         return problems
     try:
-        dataset = load_dataset(spec, tasks[0], 0)
+        dataset = load_dataset(spec, tasks[0], spec.models[0].seed)
     except InputError as exc:
         return problems + exc.problems
+    from hpo_cli.cv import make_folds
+
+    for i, model in enumerate(spec.models):  # folds vs rows and groups, empty folds: what tune would refuse
+        if (i, model.metric) in metrics and not (model.cv.kind == "timeseries" and model.cv.shuffle):
+            try:
+                make_folds(spec, i, dataset)
+            except InputError as exc:
+                problems += exc.problems
     if dataset.task == "classification":
         problems += _check_target_balance(spec, dataset.y, metrics)
     return problems

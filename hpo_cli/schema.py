@@ -70,6 +70,8 @@ def spec_json_schema() -> dict[str, Any]:
     for key in INTERNAL_FIELDS:
         schema["properties"].pop(key, None)
     schema["required"] = [r for r in schema.get("required", []) if r != "name"]  # default: the file's stem
+    schema["properties"] = {"$schema": {"type": "string", "description": "this schema, for editors"},
+                            **schema["properties"]}
     defs["FloatParam"] = _range_param(defs, "FloatParam")
     defs["IntParam"] = _range_param(defs, "IntParam")
     defs["CategoricalParam"] = _categorical_param(defs)

@@ -295,6 +295,7 @@ def normalize(doc: Document, file_stem: str) -> dict[str, Any]:
     data = doc.data
     if not isinstance(data, dict):
         raise InputError("a spec is a mapping with at least a `models:` list", doc.locate(()))
+    data.pop("$schema", None)  # an editor's pointer to specs/schema.json (JSON files have no comments)
     data.setdefault("name", re.sub(r"[^A-Za-z0-9_.\-]", "-", file_stem))
     models = data.get("models")
     if isinstance(models, list):

@@ -175,3 +175,9 @@ def test_data_override_and_models_only_layout(tmp_path):
     spec = spec_of(text, data="sklearn:iris")
     assert spec.data.source == "sklearn:iris" and spec.data_from_cli
     assert str(spec.problem(("data", "source"), "gone")) == "--data: gone"
+
+
+def test_json_may_point_at_the_schema():
+    spec = spec_of('{"$schema": "../specs/schema.json", "data": {"source": "sklearn:iris"},'
+                   ' "models": [{"name": "a", "class": "SVC", "space": {"C": [1]}}]}', "s.json")
+    assert spec.models[0].name == "a"

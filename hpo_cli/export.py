@@ -187,6 +187,39 @@ def write_run_folder(run_dir: Path, results: list[ModelResult], metric: str, spe
     atomic_write_text(run_dir / RESULTS_MD, results_md(run_dir, results, metric, spec_name))
 
 
+# --- descriptions of a model -------------------------------------------------------------------------
+
+def estimator_dotted(spec: Any, model: Any) -> str:
+    from hpo_cli.estimators import estimator_path, resolve_estimator
+
+    return estimator_path(resolve_estimator(model.class_, spec.allow_modules))
+
+
+def model_info(spec: Any, model: Any, evaluator: Any) -> dict[str, Any]:
+    """The study's ``hpo_model`` attribute: enough to read the study without the spec."""
+    from hpo_cli.cv import describe
+    from hpo_cli.evaluate import metric_label
+
+    ds = evaluator.dataset
+    return _plain({
+        "name": model.name, "estimator": estimator_dotted(spec, model), "init_params": model.init_params,
+        "metric": metric_label(model.metric, ds.task), "metrics": list(model.metrics), "method": model.method,
+        "cv": describe(model.cv, ds.task, ds.groups is not None), "n_splits": len(evaluator.folds),
+        "seed": model.seed, "space": list(model.space),
+    })
+
+
+def failure_summary(result: ModelResult) -> str:
+    """``forest: all 12 trials failed; 8x ValueError: ...``: the errors users must fix, most common first."""
+    counts: dict[str, int] = {}
+    for t in result.trials:
+        if t.error:
+            counts[t.error] = counts.get(t.error, 0) + 1
+    top = sorted(counts.items(), key=lambda kv: -kv[1])[:3]
+    shown = "; ".join(f"{n}x {err}" for err, n in top)
+    return f"{result.name}: all {len(result.trials)} trials failed: {shown}"
+
+
 # --- run.json ----------------------------------------------------------------------------------------
 
 _PACKAGES = ("hpo", "optuna", "scikit-learn", "xgboost", "pandas", "numpy", "mlflow")

@@ -22,7 +22,7 @@ from typing import Any
 
 from hpo_cli import export, samplers, space
 from hpo_cli import storage as st
-from hpo_cli.cv import describe, make_folds
+from hpo_cli.cv import make_folds
 from hpo_cli.data import Dataset, load_dataset
 from hpo_cli.errors import InputError, Interrupted, Problem
 from hpo_cli.evaluate import INTERRUPTED, Evaluator, metric_label
@@ -139,34 +139,6 @@ def _prepare(spec: Spec, index: int, dataset: Dataset) -> _Prepared:
     return _Prepared(index, model, evaluator, budget, grid)
 
 
-def _estimator_dotted(spec: Spec, model: ModelSpec) -> str:
-    from hpo_cli.estimators import estimator_path, resolve_estimator
-
-    return estimator_path(resolve_estimator(model.class_, spec.allow_modules))
-
-
-def _model_info(spec: Spec, model: ModelSpec, evaluator: Evaluator) -> dict[str, Any]:
-    """The study's ``hpo_model`` attribute: enough to read the study without the spec."""
-    ds = evaluator.dataset
-    return export._plain({
-        "name": model.name, "estimator": _estimator_dotted(spec, model), "init_params": model.init_params,
-        "metric": metric_label(model.metric, ds.task), "metrics": list(model.metrics), "method": model.method,
-        "cv": describe(model.cv, ds.task, ds.groups is not None), "n_splits": len(evaluator.folds),
-        "seed": model.seed, "space": list(model.space),
-    })
-
-
-def _failure_summary(result: ModelResult) -> str:
-    """``forest: all 12 trials failed; 8x ValueError: ...``: the errors users must fix, most common first."""
-    counts: dict[str, int] = {}
-    for t in result.trials:
-        if t.error:
-            counts[t.error] = counts.get(t.error, 0) + 1
-    top = sorted(counts.items(), key=lambda kv: -kv[1])[:3]
-    shown = "; ".join(f"{n}x {err}" for err, n in top)
-    return f"{result.name}: all {len(result.trials)} trials failed: {shown}"
-
-
 # --- observers and signals ---------------------------------------------------------------------------------
 
 class _Observers:
@@ -274,10 +246,10 @@ def search_model(spec: Spec, prep: _Prepared, storage: Any, options: TuneOptions
                                     prep.budget)
     study.sampler = sampler
     study.pruner = samplers.make_pruner(model.pruner, len(evaluator.folds))
-    study.set_user_attr(st.STUDY_MODEL, _model_info(spec, model, evaluator))
+    study.set_user_attr(st.STUDY_MODEL, export.model_info(spec, model, evaluator))
     if tracker is not None:
         events.call(tracker, "bind_study", model.name, study)
-    result = ModelResult(name=model.name, estimator=_estimator_dotted(spec, model), init_params=model.init_params,
+    result = ModelResult(name=model.name, estimator=export.estimator_dotted(spec, model), init_params=model.init_params,
                          study_name=study_name, method=model.method, trials=list(existing))
     events.emit("model_started", model.name, study_name, prep.budget, len(existing))
     order: list[dict[str, Any]] = []
@@ -387,7 +359,7 @@ def _earlier_result(spec: Spec, model: ModelSpec, storage: Any) -> ModelResult |
     study = optuna.load_study(study_name=name, storage=storage)
     trials = [st.record_from_trial(model.name, t) for t in st.finished_trials(study)]
     test = study.user_attrs.get(st.STUDY_TEST) or {}
-    return ModelResult(name=model.name, estimator=_estimator_dotted(spec, model),
+    return ModelResult(name=model.name, estimator=export.estimator_dotted(spec, model),
                        init_params=model.init_params, study_name=name, method=model.method, trials=trials,
                        best=_best(trials), test_score=test.get("score"), test_metrics=test.get("metrics") or {},
                        stop_reason="earlier run")
@@ -455,7 +427,7 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
                 done[model_result.name] = model_result
                 if model_result.n_complete == 0 and model_result.trials and model_result.stop_reason != "interrupted":
                     result.failed_models.append(model_result.name)
-                    warnings_out.append(_failure_summary(model_result))
+                    warnings_out.append(export.failure_summary(model_result))
                 events.emit("model_finished", model_result)
                 if stop.is_set():
                     break

@@ -195,6 +195,14 @@ def estimator_dotted(spec: Any, model: Any) -> str:
     return estimator_path(resolve_estimator(model.class_, spec.allow_modules))
 
 
+def init_params_used(spec: Any, model: Any) -> dict[str, Any]:
+    """The fixed parameters the scored estimator really had (the seeded ``random_state`` included), so a
+    training stage that rebuilds it from ``best_parameters.yaml`` gets the same model."""
+    from hpo_cli.estimators import effective_init_params
+
+    return effective_init_params(model, spec.allow_modules)
+
+
 def model_info(spec: Any, model: Any, evaluator: Any) -> dict[str, Any]:
     """The study's ``hpo_model`` attribute: enough to read the study without the spec."""
     from hpo_cli.cv import describe
@@ -202,7 +210,7 @@ def model_info(spec: Any, model: Any, evaluator: Any) -> dict[str, Any]:
 
     ds = evaluator.dataset
     return _plain({
-        "name": model.name, "estimator": estimator_dotted(spec, model), "init_params": model.init_params,
+        "name": model.name, "estimator": estimator_dotted(spec, model), "init_params": init_params_used(spec, model),
         "metric": metric_label(model.metric, ds.task), "metrics": list(model.metrics), "method": model.method,
         "cv": describe(model.cv, ds.task, ds.groups is not None), "n_splits": len(evaluator.folds),
         "seed": model.seed, "space": list(model.space),

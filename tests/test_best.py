@@ -191,14 +191,8 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "run"
 
 
-SEED_GAP = pytest.mark.xfail(strict=True, reason=(
-    "hpo injects random_state=seed into estimators whose random_state the spec leaves unset, but "
-    "best_parameters.yaml's init_params do not record it (search.py exports model.init_params); "
-    "remove this mark once the effective init_params are exported"))
-
-
 @pytest.mark.parametrize("fmt", ["yaml", "json", "env", "hydra", "args"])
-@pytest.mark.parametrize("model", [pytest.param("logreg", marks=SEED_GAP), "mlp"])
+@pytest.mark.parametrize("model", ["logreg", "mlp"])
 def test_exported_parameters_rebuild_the_scored_model(real_run: Path, fmt: str, model: str) -> None:
     """Estimator(**exported) has the best trial's parameters and reproduces its CV score with the spec's folds."""
     import warnings

@@ -78,6 +78,9 @@ def tune(
         raise InputError(f"--trials must be a positive number, got {trials}", Location("--trials"))
     if workers <= 0:
         raise InputError(f"--workers must be at least 1, got {workers}", Location("--workers"))
+    if workers > 1:  # say so rather than pretend: trials run in this one process for now
+        raise InputError("--workers > 1 is not available yet; run with --workers 1 (the default)",
+                         Location("--workers"))
     options = TuneOptions(
         spec=spec, output=output, models=list(model or []), method=method, trials=trials,
         timeout=_duration_option(timeout), seed=seed, workers=workers, storage=storage, resume=resume,

@@ -30,8 +30,9 @@ def resolve_kind(cv: CVSpec, task: str, has_groups: bool = False) -> str:
 def make_splitter(cv: CVSpec, task: str, seed: int, *, has_groups: bool = False) -> Any:
     """The scikit-learn splitter for ``cv``; ``ValueError`` for combinations scikit-learn lacks.
 
-    Shuffling defaults to on (off for time series, whose order is the point); ``random_state`` is set
-    only when shuffling, as scikit-learn requires.
+    Shuffling defaults to on (off for time series, whose order is the point, so ``shuffle: true`` is
+    ignored there and ``hpo validate`` warns); ``random_state`` is set only when shuffling, as
+    scikit-learn requires.
     """
     from sklearn import model_selection as ms
 
@@ -53,9 +54,7 @@ def make_splitter(cv: CVSpec, task: str, seed: int, *, has_groups: bool = False)
         return ms.GroupKFold(n_splits=cv.folds, shuffle=shuffle, random_state=state)
     if kind == "stratified_group":
         return ms.StratifiedGroupKFold(n_splits=cv.folds, shuffle=shuffle, random_state=state)
-    if kind == "timeseries":
-        if cv.shuffle:
-            raise ValueError("time-series CV cannot shuffle: its folds follow the row order")
+    if kind == "timeseries":  # shuffle is ignored: the folds follow the row order (validate warns)
         return ms.TimeSeriesSplit(n_splits=cv.folds, gap=cv.gap, max_train_size=cv.max_train_size)
     raise ValueError(f"unknown cv kind {kind!r}")
 

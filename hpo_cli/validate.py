@@ -259,8 +259,8 @@ def _check_cv(spec: Spec, i: int, model: ModelSpec, task: str | None) -> list[Pr
         problems.append(spec.problem(path, f"cv kind '{kind}' stratifies class labels, but {model.class_} is a "
                                            f"regressor; use kfold{' or group' if kind == 'stratified_group' else ''}"))
     if kind == "timeseries" and model.cv.shuffle:
-        problems.append(spec.problem(("models", i, "cv", "shuffle"), "shuffle: true with time-series CV would "
-                                     "train on the future; remove it (time-series folds follow the row order)",
+        problems.append(spec.problem(("models", i, "cv", "shuffle"), "shuffle: true is ignored with time-series "
+                                     "CV, whose folds would otherwise train on the future; remove it",
                                      severity="warning"))
     if task and not problems:
         from hpo_cli.cv import make_splitter
@@ -304,7 +304,7 @@ def _check_data(spec: Spec, tasks: list[str], metrics: list[tuple[int, str | Non
     from hpo_cli.cv import make_folds
 
     for i, model in enumerate(spec.models):  # folds vs rows and groups, empty folds: what tune would refuse
-        if (i, model.metric) in metrics and not (model.cv.kind == "timeseries" and model.cv.shuffle):
+        if (i, model.metric) in metrics:
             try:
                 make_folds(spec, i, dataset)
             except InputError as exc:

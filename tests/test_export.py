@@ -38,3 +38,18 @@ def test_best_parameters_yaml_roundtrips_floats_in_stable_order() -> None:
     assert list(data["models"]["m"]) == ["estimator", "params", "init_params", "mean_test_score", "std_test_score",
                                          "test_score", "n_trials"]
     assert text == best_parameters_yaml([_result()], "roc_auc", with_test=True)
+
+
+def test_atomic_write_leaves_a_readable_file(tmp_path):
+    """mkstemp creates 0600 files; run-folder files must be readable by the rest of a pipeline."""
+    import os
+    import stat
+
+    from hpo_cli.rundir import atomic_write_text
+
+    target = tmp_path / "x.yaml"
+    atomic_write_text(target, "a: 1\n")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~mask
+    assert target.read_text() == "a: 1\n"

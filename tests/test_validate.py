@@ -234,7 +234,7 @@ models:
     method: random
     cv: {kind: timeseries, shuffle: true}
     space: {alpha: [0.1, 1.0]}
-""", 6, "models[0].cv.shuffle", "would train on the future"),
+""", 6, "models[0].cv.shuffle", "is ignored with time-series"),
     "xgboost_kwargs_param": (BASE + """models:
   - name: m
     class: XGBClassifier

@@ -105,7 +105,7 @@ class Tracker:
         self.data_sha256: str | None = None
         self._models: dict[str, _Model] = {}
         self._lock = threading.RLock()
-        self._queue: queue.Queue[tuple[Callable[[], None], bool] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[Callable[[], None], bool | None] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._drain, name="hpo-mlflow-writer", daemon=True)
         self._thread.start()
         self._run_done = False
@@ -124,7 +124,7 @@ class Tracker:
                 if item is None:
                     return
                 job, critical = item
-                if self.failed:
+                if self.failed and critical is not None:
                     continue  # the server is gone: drop, a later --resume logs what is missing
                 try:
                     job()
@@ -139,7 +139,7 @@ class Tracker:
     def flush(self, timeout: float = CLOSE_TIMEOUT) -> bool:
         """Wait until every queued write is done; False when it did not finish in time."""
         done = threading.Event()
-        self._queue.put((done.set, False))
+        self._queue.put((done.set, None))  # None: runs even after a loss
         return done.wait(timeout)
 
     def _lose(self, exc: BaseException) -> None:

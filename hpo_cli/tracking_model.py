@@ -27,16 +27,29 @@ def is_xgboost(estimator: Any) -> bool:
     return type(estimator).__module__.split(".")[0] == "xgboost" and not hasattr(estimator, "steps")
 
 
-def _requirements(xgb: bool) -> list[str]:
+def _requirements(extra: list[str]) -> list[str]:
     """Pinned requirements given explicitly: MLflow's inference runs a subprocess and takes seconds."""
-    names = ["scikit-learn", "cloudpickle", "numpy", "pandas"] + (["xgboost"] if xgb else [])
     out = []
-    for name in names:
+    for name in ["scikit-learn", "cloudpickle", "numpy", "pandas", *extra]:
         try:
             out.append(f"{name}=={metadata.version(name)}")
         except metadata.PackageNotFoundError:
             continue
     return out
+
+
+def _sklearn_format(estimator: Any) -> dict[str, Any]:
+    """skops (MLflow 3's safe default) trusting exactly the types of the model hpo itself fitted.
+
+    Without the list MLflow refuses to save e.g. a decision tree ("untrusted types"); the list is
+    stored in the MLmodel file so ``mlflow.pyfunc.load_model`` loads it back. Without skops: cloudpickle.
+    """
+    try:
+        import skops.io as sio
+    except ImportError:
+        return {"serialization_format": "cloudpickle", "pip_requirements": _requirements([])}
+    return {"serialization_format": "skops", "pip_requirements": _requirements(["skops"]),
+            "skops_trusted_types": sio.get_untrusted_types(data=sio.dumps(estimator))}
 
 
 def _head(X: Any, n: int) -> Any:
@@ -53,13 +66,19 @@ def log_model(run_id: str, estimator: Any, X_sample: Any) -> str:
 
     example = _head(X_sample, INPUT_EXAMPLE_ROWS)
     signature = infer_signature(example, estimator.predict(example))
-    xgb = is_xgboost(estimator)
-    if xgb:
-        import mlflow.xgboost as flavour
+    common = {"name": "model", "run_id": run_id, "signature": signature, "input_example": example}
+    if is_xgboost(estimator):
+        import mlflow.xgboost
+
+        info = mlflow.xgboost.log_model(estimator, pip_requirements=_requirements(["xgboost"]), **common)
     else:
-        import mlflow.sklearn as flavour  # type: ignore[no-redef]
-    info = flavour.log_model(estimator, name="model", run_id=run_id, signature=signature,
-                             input_example=example, pip_requirements=_requirements(xgb))
+        import mlflow.sklearn
+
+        try:
+            info = mlflow.sklearn.log_model(estimator, **_sklearn_format(estimator), **common)
+        except Exception:  # a type skops cannot serialise: the classic pickle still loads back
+            fallback = {"serialization_format": "cloudpickle", "pip_requirements": _requirements(["xgboost"])}
+            info = mlflow.sklearn.log_model(estimator, **fallback, **common)
     return str(info.model_uri)
 
 

@@ -20,7 +20,8 @@ from hpo_cli.spec import Spec
 
 # While tracking, a dead server must be noticed in seconds, not after MLflow's default 7 retries.
 _HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-                  "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+                  "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+                  "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}  # stdout is the summary's
 _PROBE_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
 
 

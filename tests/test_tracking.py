@@ -1,0 +1,293 @@
+"""MLflow tracking end to end: the real ``hpo tune`` against a real ``mlflow server`` and the local default store.
+
+Everything is checked through ``MlflowClient``, the way a user's UI sees it: one parent per model,
+one child per trial (exactly once, also after ``--resume`` and after the server died mid-run),
+metrics equal to ``trials.csv``, the artifacts, and a logged model that loads and predicts.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from mlflow_server import MlflowServer, free_port  # noqa: E402
+
+from hpo_cli.mlflow_logging import ChildCap  # noqa: E402
+from hpo_cli.options import TuneOptions  # noqa: E402
+from hpo_cli.results import COMPLETE, FAIL, PRUNED, TrialRecord  # noqa: E402
+from hpo_cli.tracking_setup import resolve_tracking_uri, sqlite_file  # noqa: E402
+
+HPO = [sys.executable, "-m", "hpo_cli"]
+SLOW_MODULE = '''
+import time
+from sklearn.dummy import DummyClassifier
+
+
+class SlowClassifier(DummyClassifier):
+    """A dummy that takes its time, so a test can kill the tracking server between trials."""
+
+    def __init__(self, strategy="prior", delay=0.1):
+        super().__init__(strategy=strategy)
+        self.delay = delay
+
+    def fit(self, X, y, sample_weight=None):
+        time.sleep(self.delay)
+        return super().fit(X, y, sample_weight)
+'''
+
+
+def _env(cwd: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(cwd), env.get("PYTHONPATH", "")])
+    env.update(extra)
+    return env
+
+
+def tune(cwd: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*HPO, "tune", *args], cwd=cwd, env=_env(cwd), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def write_spec(folder: Path, spec: dict[str, Any], name: str = "spec") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.yaml"
+    path.write_text(json.dumps(spec, indent=1), encoding="utf-8")
+    return path
+
+
+def iris_spec(folder: Path, trials: int = 4, **tracking: Any) -> Path:
+    return write_spec(folder, {
+        "name": "iris-track",
+        "data": {"source": "sklearn:iris", "test_size": 0.2},
+        "defaults": {"cv": 3, "metrics": ["f1_macro"], "budget": {"trials": trials}, "method": "random"},
+        "models": [
+            {"name": "logreg", "class": "LogisticRegression", "init_params": {"max_iter": 300},
+             "space": {"C": {"type": "float", "low": 0.01, "high": 10, "log": True},
+                       "penalty": ["l2", "l1"]}},  # l1 fails with the default lbfgs solver: FAILED children
+            {"name": "tree", "class": "DecisionTreeClassifier", "space": {"max_depth": [1, 2, 3, 4, 5, 6]}},
+        ],
+        "tracking": {"mlflow": tracking or True},
+        "output": "run",
+    })
+
+
+def read_trials(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / "trials.csv", newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def tree(uri: str, experiment: str) -> tuple[Any, dict[str, Any], dict[str, list[Any]]]:
+    """(client, parent run per model name, children per model name) as the MLflow server has them."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment)
+    assert exp is not None
+    runs = client.search_runs([exp.experiment_id], max_results=5000)
+    parents = {r.info.run_name: r for r in runs if r.data.tags.get("hpo.role") == "model"}
+    children: dict[str, list[Any]] = collections.defaultdict(list)
+    by_id = {p.info.run_id: name for name, p in parents.items()}
+    for r in runs:
+        parent = r.data.tags.get("mlflow.parentRunId")
+        if parent:
+            children[by_id.get(parent, "?")].append(r)
+    return client, parents, children
+
+
+def assert_exactly_once(parents: dict[str, Any], children: dict[str, list[Any]], rows: list[dict[str, str]]) -> None:
+    """One parent per model, one child per trial of trials.csv, named ``<model> #<trial>``."""
+    models = sorted({r["model"] for r in rows})
+    assert sorted(parents) == models
+    assert "?" not in children
+    for model in models:
+        expected = sorted(int(r["trial"]) for r in rows if r["model"] == model)
+        numbers = sorted(int(c.data.tags["hpo.trial"]) for c in children[model])
+        assert numbers == expected, f"{model}: children {numbers} != trials {expected}"
+        assert {c.info.run_name for c in children[model]} == {f"{model} #{n}" for n in expected}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    srv = MlflowServer(tmp_path_factory.mktemp("mlflow-server")).start()
+    yield srv
+    srv.stop()
+
+
+def test_tune_against_a_server_then_resume(server: MlflowServer, tmp_path: Path) -> None:
+    import mlflow
+
+    spec = iris_spec(tmp_path, trials=5)
+    done = tune(tmp_path, str(spec), "--tracking-uri", server.uri, "-q")
+    assert done.returncode == 0, done.stderr
+    run_dir = tmp_path / "run"
+    rows = read_trials(run_dir)
+    client, parents, children = tree(server.uri, "iris-track")
+    assert_exactly_once(parents, children, rows)
+    run_json = json.loads((run_dir / "run.json").read_text())
+    assert run_json["mlflow_run_ids"] == {name: p.info.run_id for name, p in parents.items()}
+
+    for row in rows:  # metrics are trials.csv's numbers
+        child = next(c for c in children[row["model"]] if c.data.tags["hpo.trial"] == row["trial"])
+        status = {COMPLETE: "FINISHED", FAIL: "FAILED", PRUNED: "KILLED"}[row["state"]]
+        assert child.info.status == status and child.data.tags["hpo.state"] == row["state"]
+        if row["state"] == FAIL:
+            assert child.data.tags["hpo.error"]
+            continue
+        for key in ["mean_test_score", "std_test_score", "split0_test_score", "split2_test_score",
+                    "mean_test_f1_macro"]:
+            assert child.data.metrics[key] == pytest.approx(float(row[key]), rel=1e-9, abs=1e-12), key
+        for key, value in row.items():
+            if key.startswith("param_") and value != "":
+                assert child.data.params[key.removeprefix("param_")] == value or \
+                    float(child.data.params[key.removeprefix("param_")]) == pytest.approx(float(value))
+
+    for name, parent in parents.items():
+        tags = parent.data.tags
+        assert parent.info.status == "FINISHED"
+        assert tags["hpo.spec_sha256"] == run_json["spec"]["sha256"]
+        assert tags["hpo.data_sha256"] == run_json["data"]["sha256"]
+        assert tags["hpo.method"] == "random" and tags["hpo.study_name"] == f"iris-track.{name}"
+        assert "hpo.version.mlflow" in tags and "test_score" in parent.data.metrics
+        assert "best_mean_test_score" in parent.data.metrics
+        artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+        assert {"spec.yaml", "trials.csv", "results.md", "best_parameters.yaml", "confusion_matrix.png",
+                "classification_report.txt"} <= artifacts
+        mlflow.set_tracking_uri(server.uri)
+        model = mlflow.pyfunc.load_model(tags["hpo.model_uri"])
+        from sklearn.datasets import load_iris
+
+        X = load_iris(as_frame=True).data.head(4)
+        assert len(model.predict(X)) == 4
+
+    # --resume: same parents, only the new trials logged, never a duplicate
+    more = tune(tmp_path, str(spec), "--tracking-uri", server.uri, "--resume", "--trials", "8", "-q")
+    assert more.returncode == 0, more.stderr
+    rows = read_trials(run_dir)
+    assert len(rows) == 16
+    _, parents2, children2 = tree(server.uri, "iris-track")
+    assert {n: p.info.run_id for n, p in parents2.items()} == {n: p.info.run_id for n, p in parents.items()}
+    assert_exactly_once(parents2, children2, rows)
+
+
+def test_server_killed_mid_run_then_resume(tmp_path: Path) -> None:
+    (tmp_path / "slowmod.py").write_text(SLOW_MODULE, encoding="utf-8")
+    spec = write_spec(tmp_path, {
+        "name": "killed", "allow_modules": ["slowmod"],
+        "data": {"source": "sklearn:iris"},
+        "defaults": {"cv": 2, "budget": {"trials": 24}, "method": "random"},
+        "models": [{"name": "slow", "class": "slowmod.SlowClassifier",
+                    "space": {"strategy": ["prior", "most_frequent"], "delay": [0.1, 0.15]}}],
+        "output": "run",
+    })
+    srv = MlflowServer(tmp_path / "server").start()
+    try:
+        proc = subprocess.Popen([*HPO, "tune", str(spec), "--tracking-uri", srv.uri, "-q"], cwd=tmp_path,
+                                env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        from mlflow import MlflowClient
+
+        client = MlflowClient(srv.uri)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:  # wait for a few logged trials, then crash the server
+            exp = client.get_experiment_by_name("killed")
+            if exp is not None and len(client.search_runs([exp.experiment_id],
+                                                          "tags.`hpo.role` = 'trial'")) >= 3:
+                break
+            time.sleep(0.2)
+        srv.kill()
+        out, err = proc.communicate(timeout=180)
+        assert proc.returncode == 1, err
+        assert "lost" in err and "--resume" in err
+        rows = read_trials(tmp_path / "run")
+        assert len(rows) == 24  # the search went on without its tracking
+
+        srv.start()  # same backend, same port
+        done = tune(tmp_path, str(spec), "--tracking-uri", srv.uri, "--resume", "-q")
+        assert done.returncode == 0, done.stderr
+        assert len(read_trials(tmp_path / "run")) == 24
+        _, parents, children = tree(srv.uri, "killed")
+        assert_exactly_once(parents, children, rows)
+        assert all(c.info.status == "FINISHED" for c in children["slow"])
+    finally:
+        srv.stop()
+
+
+def test_local_default_store_in_the_working_directory(tmp_path: Path) -> None:
+    spec = iris_spec(tmp_path, trials=3)
+    done = tune(tmp_path, str(spec), "--model", "tree", "-q")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "mlflow.db").is_file()  # MLflow 3's default: sqlite:///mlflow.db in the cwd
+    rows = read_trials(tmp_path / "run")
+    _, parents, children = tree(f"sqlite:///{tmp_path / 'mlflow.db'}", "iris-track")
+    assert_exactly_once(parents, children, rows)
+
+
+def test_no_mlflow_never_imports_mlflow(tmp_path: Path) -> None:
+    spec = iris_spec(tmp_path, trials=2)
+    off = write_spec(tmp_path, {**json.loads(spec.read_text()), "tracking": {"mlflow": False}, "output": "off"},
+                     "off")
+    code = ("import sys\nfrom hpo_cli.cli import main\nsys.argv = ['hpo', 'tune', *sys.argv[1:], '-q']\n"
+            "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+            "print('MLFLOW' if any(m == 'mlflow' or m.startswith('mlflow.') for m in sys.modules) else 'CLEAN')\n")
+    for args in ([str(spec), "--no-mlflow"], [str(off)]):
+        done = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, env=_env(tmp_path),
+                              capture_output=True, text=True, timeout=120)
+        assert done.stdout.strip().endswith("CLEAN"), done.stdout + done.stderr
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_unreachable_server_is_bad_input_and_writes_nothing(tmp_path: Path) -> None:
+    spec = iris_spec(tmp_path)
+    uri = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    done = tune(tmp_path, str(spec), "--tracking-uri", uri)
+    assert done.returncode == 2, done.stderr
+    assert uri in done.stderr and "--no-mlflow" in done.stderr and "Traceback" not in done.stderr
+    assert time.monotonic() - started < 30
+    assert not (tmp_path / "run").exists()
+
+
+def test_mlflow_and_study_never_share_a_sqlite_file(tmp_path: Path) -> None:
+    spec = iris_spec(tmp_path)
+    done = tune(tmp_path, str(spec), "--storage", "sqlite:///shared.db", "--tracking-uri",
+                f"sqlite:///{tmp_path / 'shared.db'}")
+    assert done.returncode == 2 and "share one SQLite file" in done.stderr, done.stderr
+    assert not (tmp_path / "shared.db").exists()
+
+
+def test_tracking_uri_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hpo_cli.spec import load_spec
+
+    spec = load_spec(iris_spec(tmp_path, uri="sqlite:///from-spec.db"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///from-env.db")
+    opts = TuneOptions(spec=Path("x"))
+    assert resolve_tracking_uri(spec, TuneOptions(spec=Path("x"), tracking_uri="http://cli"))[0] == "http://cli"
+    assert resolve_tracking_uri(spec, opts)[0] == "sqlite:///from-spec.db"
+    spec.tracking.mlflow.uri = None
+    assert resolve_tracking_uri(spec, opts)[0] == "sqlite:///from-env.db"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    monkeypatch.chdir(tmp_path)
+    assert resolve_tracking_uri(spec, opts) == (f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}", "MLflow's default")
+    assert sqlite_file("sqlite:///a.db") == tmp_path.resolve() / "a.db"
+    assert sqlite_file("sqlite:////abs/b.db?timeout=3") == Path("/abs/b.db")
+    assert sqlite_file("http://x") is None
+
+
+def test_child_cap_keeps_failures_and_running_top_k() -> None:
+    cap = ChildCap(3)
+    scores = [0.5, 0.6, 0.4, 0.3, 0.7, 0.2, 0.65, 0.1]
+    admitted = [cap.admit(TrialRecord("m", i, COMPLETE, {}, mean_test_score=s)) for i, s in enumerate(scores)]
+    # first three always; then only those entering the running top 3 (0.7 and 0.65)
+    assert admitted == [True, True, True, False, True, False, True, False]
+    assert cap.admit(TrialRecord("m", 8, FAIL, {}, error="boom"))
+    assert not cap.admit(TrialRecord("m", 9, PRUNED, {}))
+    assert all(ChildCap(None).admit(TrialRecord("m", i, COMPLETE, {}, mean_test_score=0.0)) for i in range(5))

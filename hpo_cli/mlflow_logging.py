@@ -184,6 +184,28 @@ def parent_summary(result: ModelResult) -> tuple[dict[str, float], dict[str, str
     return metrics, tags
 
 
+def run_folder_files(spec_path: Path | None, run_dir: Path) -> list[Path]:
+    """What every parent gets from the run folder: the spec, trials.csv, results.md, best_parameters.yaml, run.json."""
+    from hpo_cli.rundir import BEST_PARAMETERS, RESULTS_MD, RUN_JSON, TRIALS_CSV
+
+    files = [run_dir / n for n in (TRIALS_CSV, RESULTS_MD, BEST_PARAMETERS, RUN_JSON)]
+    return ([spec_path] if spec_path else []) + files
+
+
+def data_sha256_from_run_json(run_dir: Path) -> str | None:
+    """The data hash run.json recorded, when the search did not hand it over with ``set_data_sha256``."""
+    from hpo_cli.rundir import RUN_JSON
+
+    try:
+        info = json.loads((run_dir / RUN_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    data = info.get("data") if isinstance(info, dict) else None
+    sha = info.get("data_sha256") if isinstance(info, dict) else None
+    sha = sha or (data.get("sha256") if isinstance(data, dict) else None)
+    return sha if isinstance(sha, str) and sha else None
+
+
 class ChildCap:
     """Which trials get a child run when ``tracking.mlflow.max_child_runs`` caps them (streaming, no deletes).
 

@@ -176,14 +176,29 @@ class Tracker:
         """Find or create the model's parent run (id kept in the study) and learn which trials are logged.
 
         Synchronous on purpose: the trials of this study must not start before their parent is known.
+        It still runs on the writer thread (after what is queued), so one thread alone talks to the
+        store: two writers on a SQLite store could meet "database is locked".
         """
         st = self._state(model, getattr(study, "study_name", None))
-        if self.failed:
+        self._run_sync(lambda: self._bind(st, study))
+
+    def _run_sync(self, fn: Callable[[], None]) -> None:
+        if self.failed or self._closed:
             return
-        try:
-            self._bind(st, study)
-        except Exception as exc:
-            self._lose(exc)
+        done = threading.Event()
+
+        def job() -> None:
+            try:
+                if not self.failed:
+                    fn()
+            except Exception as exc:
+                self._lose(exc)
+            finally:
+                done.set()
+
+        self._queue.put((job, None))
+        if not done.wait(CLOSE_TIMEOUT):
+            self._lose(TimeoutError(f"the tracking store did not answer within {CLOSE_TIMEOUT:.0f}s"))
 
     def _bind(self, st: _Model, study: Any) -> None:
         st.study_name = getattr(study, "study_name", st.study_name)
@@ -277,9 +292,11 @@ class Tracker:
         if record.state not in ml.RUN_STATUS or self.failed:
             return
         st = self._state(record.model)
-        with self._lock:
+        if not st.parent_id:
+            self._bind_late(st)  # outside the lock: the writer thread takes it while binding
             if not st.parent_id:
-                self._bind_late(st)
+                return
+        with self._lock:
             if record.number in st.logged or record.number in st.skipped:
                 if record.state == COMPLETE:
                     st.cap.observe(record.number, record.mean_test_score)
@@ -293,10 +310,7 @@ class Tracker:
 
     def _bind_late(self, st: _Model) -> None:
         """The search did not call bind_study: an unshared parent, so at least nothing is lost."""
-        try:
-            self._bind(st, None)
-        except Exception as exc:
-            self._lose(exc)
+        self._run_sync(lambda: self._bind(st, None))
 
     def _write_child(self, st: _Model, record: TrialRecord, partial: tuple[str, set[str], bool] | None) -> None:
         model = self._model_spec(record.model)
@@ -386,19 +400,11 @@ class Tracker:
         for parent in parents:
             self._submit(lambda p=parent: self.client.set_tag(p, "hpo.data_sha256", sha256))
 
-    def run_artifacts(self) -> list[Path]:
-        """The run folder files every parent gets: the spec, trials.csv, results.md, best_parameters.yaml, run.json."""
-        from hpo_cli.rundir import BEST_PARAMETERS, RESULTS_MD, RUN_JSON, TRIALS_CSV
-
-        files = [self.run_dir / n for n in (TRIALS_CSV, RESULTS_MD, BEST_PARAMETERS, RUN_JSON)]
-        return ([self.spec.path] if self.spec.path else []) + files
-
     def run_finished(self, result: RunResult) -> None:
         """Log the run folder's files and plots on every parent, wait for all writes, report a loss."""
         self._run_done = True
         if not self.failed:
-            if self.data_sha256 is None:
-                self._data_sha_from_run_json()
+            self.data_sha256 = self.data_sha256 or ml.data_sha256_from_run_json(self.run_dir)
             plots = sorted(p for p in self.run_dir.rglob("*.png") if p.is_file())
             for name, st in list(self._models.items()):
                 if not st.parent_id:
@@ -407,7 +413,7 @@ class Tracker:
                 if self.data_sha256:
                     tags["hpo.data_sha256"] = self.data_sha256
                 self._submit(lambda p=st.parent_id, t=tags: ml.batches(self.client, p, tags=t))
-                self.log_artifacts(name, self.run_artifacts())
+                self.log_artifacts(name, ml.run_folder_files(self.spec.path, self.run_dir))
                 self.log_artifacts(name, plots, "plots")
         if not self.flush():
             self._lose(TimeoutError(f"writes not done after {CLOSE_TIMEOUT:.0f}s"))
@@ -415,18 +421,6 @@ class Tracker:
             result.exit_code = result.exit_code or 1
             if self.failure not in result.warnings:
                 result.warnings.append(self.failure)
-
-    def _data_sha_from_run_json(self) -> None:
-        import json
-
-        from hpo_cli.rundir import RUN_JSON
-
-        with contextlib.suppress(Exception):
-            info = json.loads((self.run_dir / RUN_JSON).read_text(encoding="utf-8"))
-            data = info.get("data")
-            sha = info.get("data_sha256") or (data.get("sha256") if isinstance(data, dict) else None)
-            if isinstance(sha, str) and sha:
-                self.data_sha256 = sha
 
     @property
     def run_ids(self) -> dict[str, str]:

@@ -136,6 +136,7 @@ def test_tune_against_a_server_then_resume(server: MlflowServer, tmp_path: Path)
     run_json = json.loads((run_dir / "run.json").read_text())
     assert run_json["mlflow_run_ids"] == {name: p.info.run_id for name, p in parents.items()}
 
+    assert any(r["state"] == FAIL for r in rows)  # penalty l1 with lbfgs: a FAILED child below
     for row in rows:  # metrics are trials.csv's numbers
         child = next(c for c in children[row["model"]] if c.data.tags["hpo.trial"] == row["trial"])
         status = {COMPLETE: "FINISHED", FAIL: "FAILED", PRUNED: "KILLED"}[row["state"]]
@@ -221,14 +222,36 @@ def test_server_killed_mid_run_then_resume(tmp_path: Path) -> None:
         srv.stop()
 
 
-def test_local_default_store_in_the_working_directory(tmp_path: Path) -> None:
-    spec = iris_spec(tmp_path, trials=3)
-    done = tune(tmp_path, str(spec), "--model", "tree", "-q")
+def test_local_default_store_regression_and_child_cap(tmp_path: Path) -> None:
+    """No URI anywhere: MLflow's default store in the working directory; a regressor; max_child_runs."""
+    import mlflow
+
+    spec = write_spec(tmp_path, {
+        "name": "diabetes-track", "data": {"source": "sklearn:diabetes"},
+        "defaults": {"cv": 3, "budget": {"trials": 8}, "method": "random"},
+        "models": [{"name": "ridge", "class": "Ridge",
+                    "space": {"alpha": {"type": "float", "low": 1e-3, "high": 100, "log": True}}}],
+        "tracking": {"mlflow": {"max_child_runs": 3}}, "output": "run",
+    })
+    done = tune(tmp_path, str(spec), "-q")
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "mlflow.db").is_file()  # MLflow 3's default: sqlite:///mlflow.db in the cwd
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     rows = read_trials(tmp_path / "run")
-    _, parents, children = tree(f"sqlite:///{tmp_path / 'mlflow.db'}", "iris-track")
-    assert_exactly_once(parents, children, rows)
+    assert len(rows) == 8
+    client, parents, children = tree(uri, "diabetes-track")
+    logged = sorted(int(c.data.tags["hpo.trial"]) for c in children["ridge"])
+    assert len(set(logged)) == len(logged) and 3 <= len(logged) < 8
+    top3 = sorted(rows, key=lambda r: -float(r["mean_test_score"]))[:3]
+    assert {int(r["trial"]) for r in top3} <= set(logged)  # the final top K is always there
+    parent = parents["ridge"]
+    assert parent.data.tags["hpo.diagnostics_on"] == "train"
+    assert "residuals.png" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+    mlflow.set_tracking_uri(uri)
+    from sklearn.datasets import load_diabetes
+
+    X = load_diabetes(as_frame=True).data.head(3)
+    assert len(mlflow.pyfunc.load_model(parent.data.tags["hpo.model_uri"]).predict(X)) == 3
 
 
 def test_no_mlflow_never_imports_mlflow(tmp_path: Path) -> None:

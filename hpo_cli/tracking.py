@@ -143,7 +143,9 @@ class Tracker:
         return done.wait(timeout)
 
     def _lose(self, exc: BaseException) -> None:
-        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        from hpo_cli.tracking_setup import describe_error
+
+        first = describe_error(exc)
         if self.failed:
             return
         self.failed = True

@@ -116,8 +116,21 @@ def connect(spec: Spec, options: TuneOptions) -> tuple[Any, str, str]:
                 if experiment.lifecycle_stage == "deleted":
                     client.restore_experiment(experiment_id)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        first = describe_error(exc)
         raise InputError(f"MLflow tracking at {uri} (from {source}) is not usable: {first}; start the "
                          f"server or fix the URI, or run with --no-mlflow", where) from None
     mlflow.set_tracking_uri(uri)  # mlflow.<flavour>.log_model resolves the global URI
     return client, uri, experiment_id
+
+
+def describe_error(exc: BaseException) -> str:
+    """One short line for an MLflow/HTTP failure: urllib3's retry reports run to several hundred characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if "NewConnectionError" in text or "Connection refused" in text or "ConnectionRefused" in text:
+        return "no answer (connection refused)"
+    if "timed out" in text.lower() or "ReadTimeout" in text:
+        return "no answer (timed out)"
+    if "MLFLOW_ALLOW_FILE_STORE" in text:
+        return "MLflow 3 refuses the ./mlruns file store unless MLFLOW_ALLOW_FILE_STORE=true (or use sqlite:///...)"
+    return text[:200]
+

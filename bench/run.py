@@ -516,7 +516,8 @@ def bench_tpe(seeds: int, trials: int, folds: int) -> Section:
                 scores = [s for _, s in complete_scores(result)]
                 best[method].append(max(scores))
                 secs[method] += seconds
-        wins = sum(t > r for t, r in zip(best["tpe"], best["random"], strict=False))
+        pairs = list(zip(best["tpe"], best["random"], strict=False))
+        wins, ties = sum(t > r for t, r in pairs), sum(t == r for t, r in pairs)
 
         def cell(m: str, best: dict[str, list[float]] = best) -> str:
             v = best[m]
@@ -526,10 +527,10 @@ def bench_tpe(seeds: int, trials: int, folds: int) -> Section:
             return f"{statistics.mean(v):.4f} ± {sd:.4f}"
 
         rows.append([prob.dataset, f"{prob.estimator} {'/'.join(prob.space)}", prob.metric, cell("tpe"),
-                     cell("random"), cell("sklearn"), f"{wins}/{len(best['tpe'])}" if best["tpe"] else "n/a",
+                     cell("random"), cell("sklearn"), f"{wins}/{ties}/{len(pairs) - wins - ties}" if pairs else "n/a",
                      f"{secs['tpe']:.0f}/{secs['random']:.0f}/{secs['sklearn']:.0f}"])
     section.tables.append((["dataset", "model / space (log-uniform)", "metric", "hpo tpe", "hpo random",
-                            "RandomizedSearchCV", "tpe > random", "wall s tpe/random/sklearn"], rows))
+                            "RandomizedSearchCV", "tpe vs random w/t/l", "wall s tpe/random/sklearn"], rows))
     if problem is not None:
         section.notes.append(f"hpo columns missing: {problem}")
     section.notes.append("mean ± std over seeds of the best trial's mean CV score (greater is better; neg_ scores are "
@@ -544,15 +545,36 @@ def bench_tpe(seeds: int, trials: int, folds: int) -> Section:
 
 
 def bench_script(name: str) -> Section:
-    """Run bench/<name>.py as a script when it exists; its own output is its table."""
+    """Run another engineer's bench/<name>.py: through its ``rows()``/``markdown()`` functions when it has
+    them (one interpreter, its table inline), else as a script whose output is its table."""
     path = ROOT / "bench" / f"{name}.py"
     section = Section(f"{name}.py")
     if not path.exists():
         section.notes.append(f"{path.relative_to(ROOT)} does not exist yet; skipped")
         return section
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"hpo_bench_{name}", path)
+    module = None
+    if spec is not None and spec.loader is not None:
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except Exception:  # noqa: BLE001 - fall back to running it as a script
+            module = None
+    if module is not None and callable(getattr(module, "rows", None)) and callable(getattr(module, "markdown", None)):
+        try:
+            import inspect
+
+            kwargs = {"trials": 50} if "trials" in inspect.signature(module.rows).parameters else {}
+            table = module.markdown(module.rows(**kwargs)).strip()
+            section.notes.append(f"table (its rows({', '.join(f'{k}={v}' for k, v in kwargs.items())})):\n\n{table}\n")
+        except Exception as exc:  # noqa: BLE001 - another engineer's bench failing must not stop ours
+            section.notes.append(f"its rows() failed: {type(exc).__name__}: {exc}")
+        return section
     proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, check=False, cwd=ROOT)
     out = proc.stdout.strip()
-    section.notes.append(f"exit code {proc.returncode}; output:\n\n{out}\n" + (
+    section.notes.append(f"run as a script, exit code {proc.returncode}; output:\n\n{out}\n" + (
         f"\nstderr (tail):\n\n```\n{proc.stderr.strip()[-2000:]}\n```" if proc.returncode else ""))
     return section
 
@@ -587,7 +609,12 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.filterwarnings("ignore")
     # One BLAS/OpenMP thread: the baselines run with n_jobs=1, and a second thread on a shared two-core machine
-    # adds more noise than speed to these small fits.
+    # adds more noise than speed to these small fits. The variables reach libraries loaded from now on (and
+    # the subprocesses); threadpool_limits those already loaded.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    import scipy.optimize  # noqa: F401 - load the BLAS builds in use so that the limit reaches them
+    import sklearn.linear_model  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)

@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-# The demo tunes three models with MLflow tracking on the local default store (~35 s on two cores),
+# The demo tunes three models with MLflow tracking on the local default store (~30 s on two cores),
 # then prints the PR-ready report and the winner's parameters as a training stage would read them.
 demo: install
 	$(BIN)/hpo validate --strict specs/breast_cancer.yaml

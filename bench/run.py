@@ -544,7 +544,7 @@ def bench_tpe(seeds: int, trials: int, folds: int) -> Section:
 # --- other engineers' benchmarks ------------------------------------------------------------------------
 
 
-def bench_script(name: str) -> Section:
+def bench_script(name: str, trials: int = 50) -> Section:
     """Run another engineer's bench/<name>.py: through its ``rows()``/``markdown()`` functions when it has
     them (one interpreter, its table inline), else as a script whose output is its table."""
     path = ROOT / "bench" / f"{name}.py"
@@ -566,7 +566,7 @@ def bench_script(name: str) -> Section:
         try:
             import inspect
 
-            kwargs = {"trials": 50} if "trials" in inspect.signature(module.rows).parameters else {}
+            kwargs = {"trials": trials} if "trials" in inspect.signature(module.rows).parameters else {}
             table = module.markdown(module.rows(**kwargs)).strip()
             section.notes.append(f"table (its rows({', '.join(f'{k}={v}' for k, v in kwargs.items())})):\n\n{table}\n")
         except Exception as exc:  # noqa: BLE001 - another engineer's bench failing must not stop ours
@@ -626,7 +626,7 @@ def main(argv: list[str] | None = None) -> int:
         "fixed": lambda: bench_fixed(200 if args.quick else 1000, args.profile),
         "storage": lambda: bench_storage(100 if args.quick else 500, 50 if args.quick else 300),
         "tpe": lambda: bench_tpe(seeds, 12 if args.quick else 30, 3),
-        "tracking": lambda: bench_script("bench_tracking"),
+        "tracking": lambda: bench_script("bench_tracking", 20 if args.quick else 50),
         "report": lambda: bench_script("bench_report"),
     }
     header = f"# hpo benchmarks\n\n{environment()}\n"

@@ -27,7 +27,7 @@ import yaml
 
 from hpo_cli.errors import InputError, Location
 from hpo_cli.options import BestOptions
-from hpo_cli.rundir import BEST_PARAMETERS
+from hpo_cli.rundir import BEST_PARAMETERS, yaml_load
 
 FORMATS = ("yaml", "json", "env", "hydra", "args")
 _BARE_STRING = re.compile(r"[A-Za-z_][A-Za-z0-9_\-./]*")
@@ -41,7 +41,7 @@ def load_best_parameters(run_dir: Path) -> dict[str, Any]:
         raise InputError(f"{BEST_PARAMETERS} not found in {run_dir}: no model of this run has finished yet "
                          "(run `hpo tune SPEC`, or name the right RUN_DIR)", Location(str(path)))
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = Location(str(path), mark.line + 1, mark.column + 1) if mark is not None else Location(str(path))

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from hpo_cli.errors import InputError
-from hpo_cli.spec import Spec, data_path, suggest
+from hpo_cli.spec import DEFAULT_SEED, Spec, data_path, suggest
 
 SKLEARN_DATASETS = ("iris", "wine", "breast_cancer", "digits", "diabetes")
 
@@ -153,12 +153,60 @@ def _split(spec: Spec, y: np.ndarray, groups: np.ndarray | None, task: str, seed
     return train, test, "random"
 
 
-def load_dataset(spec: Spec, task: str, seed: int, *, time_series: bool = False) -> Dataset:
-    """Load the spec's data once: X, y, groups, the held-out test rows, and the data's sha256.
+def split_seed(spec: Spec) -> int:
+    """The held-out split's seed, one per run so every model is tested on the same rows.
 
-    ``task`` is the estimators' task (``data.task`` wins when set); ``seed`` draws the test split;
-    ``time_series`` (a model uses time-series CV) keeps the file order and holds out the last rows.
+    ``defaults.seed`` (``--seed`` sets it), else the first model's seed in spec order, so a one-model
+    spec with its own ``seed`` splits with that seed.
     """
+    seed = spec.defaults.get("seed")
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        return seed
+    return spec.models[0].seed if spec.models else DEFAULT_SEED
+
+
+def is_time_series(spec: Spec) -> bool:
+    """Rows are ordered in time: the test rows are the last ones, never a random draw."""
+    return (spec.data is not None and spec.data.time is not None) or any(m.cv.kind == "timeseries"
+                                                                         for m in spec.models)
+
+
+# ``hpo tune`` checks the spec (which loads the data) and then searches on the same data: one load.
+_LAST: tuple[tuple[Any, ...], Dataset] | None = None
+
+
+def _cache_key(spec: Spec, task: str, seed: int, time_series: bool) -> tuple[Any, ...] | None:
+    assert spec.data is not None
+    file = data_path(spec)
+    try:
+        stamp = (file.stat().st_mtime_ns, file.stat().st_size) if file is not None else None
+    except OSError:
+        return None
+    return (spec.data.model_dump_json(), str(file), stamp, task, seed, time_series)
+
+
+def load_dataset(spec: Spec, task: str, seed: int | None = None, *, time_series: bool | None = None) -> Dataset:
+    """The spec's data: X, y, groups, the held-out test rows, and the data's sha256.
+
+    ``task`` is the estimators' task (``data.task`` wins when set); ``seed`` draws the test split
+    (default: ``split_seed``); ``time_series`` keeps the file order and holds out the last rows
+    (default: ``is_time_series``). The last load is kept, so the check and the search share it; the
+    search never modifies a ``Dataset``.
+    """
+    global _LAST
+    assert spec.data is not None
+    task = spec.data.task if spec.data.task != "auto" else task
+    seed = split_seed(spec) if seed is None else seed
+    time_series = is_time_series(spec) if time_series is None else time_series
+    key = _cache_key(spec, task, seed, time_series)
+    if key is not None and _LAST is not None and _LAST[0] == key:
+        return _LAST[1]
+    dataset = _load(spec, task, seed, time_series)
+    _LAST = (key, dataset) if key is not None else None
+    return dataset
+
+
+def _load(spec: Spec, task: str, seed: int, time_series: bool) -> Dataset:
     assert spec.data is not None
     ds = spec.data
     if ds.task != "auto":

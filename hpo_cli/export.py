@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import math
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -282,10 +283,17 @@ class RunInfo:
             "storage": storage_url,
             "resumed": bool(options.resume),
             "mlflow_run_ids": {},
-            "git_commit": git_commit(spec.base_dir),
-            "versions": _versions(),
+            "git_commit": None,
+            "versions": {},
             "command": [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv and sys.argv[0] else [],
         }
+        # git (a subprocess) and package metadata cost ~10 ms: gather them while the first trials run.
+        self._provenance = threading.Thread(target=self._gather, args=(spec.base_dir,), daemon=True)
+        self._provenance.start()
+
+    def _gather(self, folder: Path) -> None:
+        self.info["git_commit"] = git_commit(folder)
+        self.info["versions"] = _versions()
 
     def finish(self, status: str, results: list[ModelResult], tracker: Any = None) -> None:
         from datetime import UTC, datetime
@@ -301,4 +309,5 @@ class RunInfo:
             self.info["mlflow_run_ids"] = dict(run_ids)
 
     def as_dict(self) -> dict[str, Any]:
+        self._provenance.join()
         return self.info

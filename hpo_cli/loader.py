@@ -22,7 +22,11 @@ from hpo_cli.errors import InputError, Location
 PathKey = tuple[str | int, ...]
 
 
-class SpecLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it (it gives the same nodes and marks, ~5x faster).
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class SpecLoader(_BaseLoader):
     """Safe loader whose float resolver also accepts exponents without a dot (``1e-5``)."""
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from hpo_cli.errors import InputError, Location
-from hpo_cli.rundir import BEST_PARAMETERS, RUN_JSON, STUDY_JOURNAL, TRIALS_CSV
+from hpo_cli.rundir import BEST_PARAMETERS, RUN_JSON, STUDY_JOURNAL, TRIALS_CSV, yaml_load
 
 TrialRow = dict[str, Any]
 """Keys: model, trial, state, rank, mean, std, splits (list), fit_time, params (dict), error, start, complete."""
@@ -75,7 +75,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise InputError(f"{path.name} is not valid YAML: {exc}", Location(str(path))) from None
     return data if isinstance(data, dict) else {}

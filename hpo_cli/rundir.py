@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from hpo_cli.errors import InputError, Location
 
@@ -17,6 +18,13 @@ RESULTS_MD = "results.md"
 RUN_JSON = "run.json"
 STUDY_JOURNAL = "study.journal"
 RUNS_ROOT = Path("runs")
+
+
+def yaml_load(text: str) -> Any:
+    """``yaml.safe_load`` through libyaml when PyYAML has it: the run folder's YAML is read on every report."""
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 (a safe loader)
 
 
 def _umask() -> int:
@@ -33,8 +41,8 @@ def atomic_write_text(path: Path, text: str) -> None:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the run folder is shared with DVC, CI, teammates
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+        # No fsync: the rename is atomic against a crash or a kill (a reader sees the old or the new file),
+        # and every run-folder file can be rewritten from the study storage; an fsync per file cost ~2 ms.
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -23,12 +23,12 @@ from typing import Any
 from hpo_cli import export, samplers, space
 from hpo_cli import storage as st
 from hpo_cli.cv import make_folds
-from hpo_cli.data import Dataset, load_dataset
+from hpo_cli.data import Dataset, load_dataset, split_seed
 from hpo_cli.errors import InputError, Interrupted, Problem
 from hpo_cli.evaluate import INTERRUPTED, Evaluator, metric_label
 from hpo_cli.options import TuneOptions
 from hpo_cli.results import COMPLETE, FAIL, PRUNED, ModelResult, RunObserver, RunResult, TrialRecord
-from hpo_cli.spec import DEFAULT_SEED, DEFAULT_TRIALS, ModelSpec, Spec, load_spec, suggest
+from hpo_cli.spec import DEFAULT_TRIALS, ModelSpec, Spec, load_spec, suggest
 
 log = logging.getLogger("hpo")
 
@@ -61,6 +61,8 @@ def apply_overrides(spec: Spec, options: TuneOptions) -> Spec:
             update["seed"] = options.seed
         models.append(model.model_copy(update=update) if update else model)
     update_spec: dict[str, Any] = {"models": models}
+    if options.seed is not None:  # the held-out split follows --seed too (data.split_seed reads defaults)
+        update_spec["defaults"] = {**spec.defaults, "seed": options.seed}
     if options.output is not None:
         update_spec["output"] = str(options.output)
     new = spec.model_copy(update=update_spec)
@@ -97,20 +99,6 @@ def _task(spec: Spec, selected: list[int]) -> str:
         raise InputError(spec.problem(("models", first, "class"), "the models mix classifiers and regressors on "
                                                                   "one target; set data.task or split the spec"))
     return kinds.pop()
-
-
-def split_seed(spec: Spec, options: TuneOptions) -> int:
-    """The held-out split's seed, one per run so every model is tested on the same rows.
-
-    ``--seed``, else ``defaults.seed``, else the first model's seed (spec order, whatever ``--model``
-    selects), so a one-model spec with its own ``seed`` splits with that seed.
-    """
-    if options.seed is not None:
-        return options.seed
-    seed = spec.defaults.get("seed")
-    if isinstance(seed, int) and not isinstance(seed, bool):
-        return seed
-    return spec.models[0].seed if spec.models else DEFAULT_SEED
 
 
 class _Prepared:
@@ -379,9 +367,7 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
     warnings_out = _check_spec(spec, options.models)
     selected = [i for i, m in enumerate(spec.models) if not options.models or m.name in options.models]
     task = _task(spec, selected)
-    time_series = (spec.data is not None and spec.data.time is not None) or any(
-        m.cv.kind == "timeseries" for m in spec.models)
-    dataset = load_dataset(spec, task, split_seed(spec, options), time_series=time_series)
+    dataset = load_dataset(spec, task)  # the check above loaded it: this is the same object
     prepared = [_prepare(spec, i, dataset) for i in selected]
     metric = metric_label(spec.models[selected[0]].metric, task)
     run_dir = spec.output_dir
@@ -400,7 +386,7 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
     if tracker is not None and hasattr(tracker, "set_data_sha256"):
         tracker.set_data_sha256(dataset.sha256)
     info = export.RunInfo(spec, options, dataset, st.storage_url(run_dir, options.storage or spec.storage),
-                          started_at, split_seed(spec, options))
+                          started_at, split_seed(spec))
     events = _Observers([*(observers or []), tracker], warnings_out)
     result = RunResult(run_dir=run_dir, spec_name=spec.name, metric=metric, direction="maximize",
                        warnings=warnings_out)

@@ -298,7 +298,7 @@ def _check_data(spec: Spec, tasks: list[str], metrics: list[tuple[int, str | Non
     if not tasks or len(set(tasks)) > 1:
         return problems
     try:
-        dataset = load_dataset(spec, tasks[0], spec.models[0].seed)
+        dataset = load_dataset(spec, tasks[0])
     except InputError as exc:
         return problems + exc.problems
     from hpo_cli.cv import make_folds

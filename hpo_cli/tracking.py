@@ -1,7 +1,7 @@
 """MLflow tracking of a search: one parent run per model, one child run per trial, exactly once.
 
-How the search uses it (only when ``tracking_enabled(spec, options)``; this module imports mlflow
-inside functions, so importing it is cheap, but do not import it at all with ``--no-mlflow``)::
+How the search uses it (only when ``tracking_enabled(spec, options)``; mlflow is imported only in
+the writer process this starts, but do not import this module at all with ``--no-mlflow``)::
 
     from hpo_cli.tracking import open_tracker
     tracker = open_tracker(spec, options, run_dir)   # InputError (exit 2) if the store is unusable;
@@ -32,9 +32,10 @@ Guarantees and choices:
   ``model_finished`` logs trials that finished before this process bound the study and still lack a
   child (what a lost server left out), so ``--resume`` completes the tree even for a model whose
   budget was already spent, provided the search binds and finishes every model on resume.
-- Writes run on one writer thread draining a FIFO queue, off the search's critical path; ``close()``
-  and ``run_finished`` wait for it. A trial state maps to a run status: COMPLETE -> FINISHED,
-  FAIL -> FAILED (tag ``hpo.error``), PRUNED -> KILLED (tags ``hpo.state=PRUNED``, ``hpo.pruned``).
+- Writes run in one writer process (``tracking_worker``) draining a FIFO queue, off the search's
+  critical path and its GIL; ``close()`` and ``run_finished`` wait for it. A trial state maps to a
+  run status: COMPLETE -> FINISHED, FAIL -> FAILED (tag ``hpo.error``), PRUNED -> KILLED (tags
+  ``hpo.state=PRUNED``, ``hpo.pruned``).
 - A server lost mid-run: the first failed write warns once on stderr, every later write is dropped
   (no retry storms), the search goes on; ``failed`` becomes True and the run must exit 1.
 - ``tracking.mlflow.max_child_runs``: see ``mlflow_logging.ChildCap``.
@@ -44,10 +45,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
+import pickle
 import sys
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,20 +57,28 @@ from hpo_cli.options import TuneOptions
 from hpo_cli.results import COMPLETE, FAIL, ModelResult, RunResult, TrialRecord
 from hpo_cli.spec import Spec
 from hpo_cli.tracking_setup import resolve_tracking_uri, tracking_enabled
+from hpo_cli.tracking_worker import Channel, Lost
 
 __all__ = ["Tracker", "open_tracker", "resolve_tracking_uri", "tracking_enabled"]
 
 PARENT_ATTR = "mlflow_parent_run_id"
 CLOSE_TIMEOUT = 300.0  # seconds close() waits for queued writes (a model upload can be slow)
+CONNECT_TIMEOUT = 120.0  # a fresh interpreter importing mlflow and creating the SQLite tables, on a busy machine
 _log = logging.getLogger("hpo.tracking")
 
 
 def open_tracker(spec: Spec, options: TuneOptions, run_dir: Path) -> Tracker:
     """Check the tracking store is usable and return the tracker; InputError (exit 2) before anything runs."""
-    from hpo_cli.tracking_setup import connect
+    from hpo_cli.tracking_setup import check_uri, unusable
 
-    client, uri, experiment_id = connect(spec, options)
-    return Tracker(client, uri, experiment_id, spec, options, run_dir)
+    uri, source, where = check_uri(spec, options)
+    tracker = Tracker(uri, spec, options, run_dir)
+    try:
+        tracker.experiment_id = tracker.channel.connect(CONNECT_TIMEOUT)
+    except Lost as exc:
+        tracker.channel.stop()
+        raise unusable(uri, source, where, str(exc)) from None
+    return tracker
 
 
 @dataclass
@@ -91,11 +99,9 @@ class _Model:
 class Tracker:
     """The MLflow ``RunObserver``; see the module docstring for the protocol the search follows."""
 
-    def __init__(self, client: Any, uri: str, experiment_id: str, spec: Spec, options: TuneOptions,
-                 run_dir: Path) -> None:
-        self.client = client
+    def __init__(self, uri: str, spec: Spec, options: TuneOptions, run_dir: Path) -> None:
         self.tracking_uri = uri
-        self.experiment_id = experiment_id
+        self.experiment_id = ""
         self.spec = spec
         self.options = options
         self.run_dir = Path(run_dir)
@@ -105,47 +111,38 @@ class Tracker:
         self.data_sha256: str | None = None
         self._models: dict[str, _Model] = {}
         self._lock = threading.RLock()
-        self._queue: queue.Queue[tuple[Callable[[], None], bool | None] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._drain, name="hpo-mlflow-writer", daemon=True)
-        self._thread.start()
         self._run_done = False
         self._closed = False
+        self.channel = Channel(uri, spec.tracking.mlflow.experiment or spec.name, self._on_error)
 
-    # --- the writer thread ---------------------------------------------------------------------------
+    # --- the writer process --------------------------------------------------------------------------
 
-    def _submit(self, job: Callable[[], None], critical: bool = True) -> None:
+    def _send(self, op: str, *args: Any, critical: bool = True) -> None:
         if not self.failed and not self._closed:
-            self._queue.put((job, critical))
+            self.channel.send(op, *args, critical=critical)
 
-    def _drain(self) -> None:
-        while True:
-            item = self._queue.get()
-            try:
-                if item is None:
-                    return
-                job, critical = item
-                if self.failed and critical is not None:
-                    continue  # the server is gone: drop, a later --resume logs what is missing
-                try:
-                    job()
-                except Exception as exc:  # never into the search
-                    if critical:
-                        self._lose(exc)
-                    else:
-                        self._warn(f"MLflow: {exc}".splitlines()[0][:300])
-            finally:
-                self._queue.task_done()
+    def _call(self, op: str, *args: Any) -> Any:
+        """A request whose answer the tracker needs now (binding); raises Lost."""
+        if self.failed or self._closed:
+            raise Lost(self.failure or "tracking is closed")
+        return self.channel.call(op, *args, timeout=CLOSE_TIMEOUT)
+
+    def _on_error(self, message: str, critical: bool) -> None:
+        if critical:
+            self._lose(RuntimeError(message))
+        else:
+            self._warn(f"MLflow: {message}")
 
     def flush(self, timeout: float = CLOSE_TIMEOUT) -> bool:
         """Wait until every queued write is done; False when it did not finish in time."""
-        done = threading.Event()
-        self._queue.put((done.set, None))  # None: runs even after a loss
-        return done.wait(timeout)
+        try:
+            self.channel.call("flush", timeout=timeout, critical=False)
+        except Lost:
+            return self.failed
+        return True
 
     def _lose(self, exc: BaseException) -> None:
-        from hpo_cli.tracking_setup import describe_error
-
-        first = describe_error(exc)
+        first = str(exc)
         if self.failed:
             return
         self.failed = True
@@ -178,97 +175,61 @@ class Tracker:
         """Find or create the model's parent run (id kept in the study) and learn which trials are logged.
 
         Synchronous on purpose: the trials of this study must not start before their parent is known.
-        It still runs on the writer thread (after what is queued), so one thread alone talks to the
-        store: two writers on a SQLite store could meet "database is locked".
+        The store is still only touched by the writer process (after what it has queued).
         """
         st = self._state(model, getattr(study, "study_name", None))
-        self._run_sync(lambda: self._bind(st, study))
+        self._bind_safely(st, study)
 
-    def _run_sync(self, fn: Callable[[], None]) -> None:
+    def _bind_safely(self, st: _Model, study: Any) -> None:
         if self.failed or self._closed:
             return
-        done = threading.Event()
-
-        def job() -> None:
-            try:
-                if not self.failed:
-                    fn()
-            except Exception as exc:
-                self._lose(exc)
-            finally:
-                done.set()
-
-        self._queue.put((job, None))
-        if not done.wait(CLOSE_TIMEOUT):
-            self._lose(TimeoutError(f"the tracking store did not answer within {CLOSE_TIMEOUT:.0f}s"))
+        try:
+            self._bind(st, study)
+        except Lost as exc:
+            self._lose(exc)
+        except Exception as exc:  # the study's storage: still never into the search
+            self._lose(exc)
 
     def _bind(self, st: _Model, study: Any) -> None:
         st.study_name = getattr(study, "study_name", st.study_name)
         parent_id = study.user_attrs.get(PARENT_ATTR) if study is not None else None
-        if parent_id and not self._usable_parent(parent_id):
+        if parent_id and not self._call("usable_parent", parent_id):
             parent_id = None
         if parent_id:
-            self.client.update_run(parent_id, status="RUNNING")
+            self._call("status", parent_id, "RUNNING")
         else:
             parent_id = self._create_parent(st)
             if study is not None:
                 study.set_user_attr(PARENT_ATTR, parent_id)
                 winner = study.user_attrs.get(PARENT_ATTR)
-                if winner and winner != parent_id and self._usable_parent(winner):
-                    self.client.delete_run(parent_id)  # another worker bound first: use its parent
+                if winner and winner != parent_id and self._call("usable_parent", winner):
+                    self._call("delete", parent_id)  # another worker bound first: use its parent
                     parent_id = winner
         st.parent_id = parent_id
         self._scan_children(st)
         if study is not None:
             self._seed_from_study(st, study)
 
-    def _usable_parent(self, run_id: str) -> bool:
-        try:
-            run = self.client.get_run(run_id)
-        except Exception as exc:
-            if "RESOURCE_DOES_NOT_EXIST" in str(exc) or "not found" in str(exc).lower():
-                return False
-            raise
-        return run.info.lifecycle_stage == "active" and run.info.experiment_id == self.experiment_id
-
     def _create_parent(self, st: _Model) -> str:
         model = self._model_spec(st.name)
         tags = ml.parent_tags(model, self.spec, st.study_name, self.run_dir) if model is not None else {}
         if self.data_sha256:
             tags["hpo.data_sha256"] = self.data_sha256
-        run = self.client.create_run(self.experiment_id, run_name=st.name, tags=tags)
         params = {str(k): ml.param_value(v) for k, v in (model.init_params if model is not None else {}).items()}
-        if params:
-            ml.batches(self.client, run.info.run_id, params=params)
-        return str(run.info.run_id)
-
-    def _children(self, parent_id: str) -> list[Any]:
-        out: list[Any] = []
-        token = None
-        while True:
-            page = self.client.search_runs([self.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'",
-                                           max_results=1000, page_token=token)
-            out.extend(page)
-            token = page.token
-            if not token:
-                return out
+        return str(self._call("create_parent", st.name, tags, params))
 
     def _scan_children(self, st: _Model) -> None:
         """One listing of the parent's children: which trials are logged, which were left half-written."""
-        found = self._children(st.parent_id)
+        found = self._call("children", st.parent_id)
         with self._lock:
-            for run in found:
-                try:
-                    number = int(run.data.tags.get("hpo.trial", ""))
-                except ValueError:
-                    continue
-                if run.info.status == "RUNNING":
-                    st.incomplete[number] = (run.info.run_id, set(run.data.params), bool(run.data.metrics))
+            for number, run_id, status, state, params, has_metrics, score in found:
+                if status == "RUNNING":
+                    st.incomplete[number] = (run_id, set(params), has_metrics)
                 elif number not in st.logged:
                     st.logged.add(number)
-                    if run.data.tags.get("hpo.state") != FAIL:
+                    if state != FAIL:
                         st.cap.n_logged += 1
-                    st.cap.observe(number, run.data.metrics.get("mean_test_score"))
+                    st.cap.observe(number, score)
 
     def _seed_from_study(self, st: _Model, study: Any) -> None:
         """Remember the trials finished before this process (backfilled at model_finished if missing)."""
@@ -295,7 +256,7 @@ class Tracker:
             return
         st = self._state(record.model)
         if not st.parent_id:
-            self._bind_late(st)  # outside the lock: the writer thread takes it while binding
+            self._bind_safely(st, None)  # the search did not bind: an unshared parent, nothing lost
             if not st.parent_id:
                 return
         with self._lock:
@@ -308,11 +269,7 @@ class Tracker:
                 return
             st.logged.add(record.number)
             partial = st.incomplete.pop(record.number, None)
-        self._submit(lambda: self._write_child(st, record, partial))
-
-    def _bind_late(self, st: _Model) -> None:
-        """The search did not call bind_study: an unshared parent, so at least nothing is lost."""
-        self._run_sync(lambda: self._bind(st, None))
+        self._write_child(st, record, partial)
 
     def _write_child(self, st: _Model, record: TrialRecord, partial: tuple[str, set[str], bool] | None) -> None:
         model = self._model_spec(record.model)
@@ -320,16 +277,9 @@ class Tracker:
         metrics = ml.trial_metrics(record)
         tags = ml.trial_tags(record, st.parent_id, st.study_name)
         end = ml.to_millis(record.datetime_complete)
-        if partial is None:
-            run = self.client.create_run(self.experiment_id, start_time=ml.to_millis(record.datetime_start, end),
-                                         tags=tags, run_name=f"{record.model} #{record.number}")
-            run_id = run.info.run_id
-            ml.batches(self.client, run_id, metrics=metrics, params=params, timestamp=end)
-        else:  # completing a child a crash left RUNNING: only what it lacks
-            run_id, has_params, has_metrics = partial
-            ml.batches(self.client, run_id, metrics=None if has_metrics else metrics,
-                    params={k: v for k, v in params.items() if k not in has_params}, tags=tags, timestamp=end)
-        self.client.set_terminated(run_id, ml.RUN_STATUS[record.state], end_time=end)
+        self._send("child", {"partial": partial, "tags": tags, "params": params, "metrics": metrics, "end": end,
+                             "start": ml.to_millis(record.datetime_start, end), "status": ml.RUN_STATUS[record.state],
+                             "name": f"{record.model} #{record.number}"})
 
     # --- model and run ends --------------------------------------------------------------------------
 
@@ -341,7 +291,10 @@ class Tracker:
         status = "KILLED" if "interrupt" in (result.stop_reason or "").lower() else (
             "FINISHED" if result.n_complete else "FAILED")
         st.finished = True  # before close() may queue a KILLED for it
-        self._submit(lambda: self._finish_model(st, result, status))
+        try:
+            self._finish_model(st, result, status)
+        except Lost as exc:
+            self._lose(exc)
 
     def _finish_model(self, st: _Model, result: ModelResult, status: str) -> None:
         missing = [t for t in result.trials if t.number in st.preexisting and t.number not in st.logged]
@@ -358,8 +311,8 @@ class Tracker:
                     partial = st.incomplete.pop(record.number, None)
                 self._write_child(st, record, partial)
         metrics, tags = ml.parent_summary(result)
-        ml.batches(self.client, st.parent_id, metrics=metrics, tags=tags)
-        self.client.set_terminated(st.parent_id, status)
+        self._send("log", st.parent_id, metrics, tags)
+        self._send("status", st.parent_id, status)
 
     def log_best_model(self, model: str, estimator: Any, X: Any, y: Any, task: str, on_test: bool) -> None:
         """Queue the refitted best model (right flavour, signature, input example) and its diagnostics.
@@ -370,29 +323,19 @@ class Tracker:
         st = self._state(model)
         if self.failed or not st.parent_id:
             return
-
-        def job() -> None:
-            from hpo_cli.tracking_model import log_diagnostics, log_model
-
-            if self.spec.tracking.mlflow.log_models != "none":
-                uri = log_model(st.parent_id, estimator, X)
-                self.client.set_tag(st.parent_id, "hpo.model_uri", uri)
-            log_diagnostics(self.client, st.parent_id, estimator, X, y, task, on_test)
-
-        self._submit(job, critical=False)
+        try:
+            pickle.dumps((estimator, X, y))  # it travels to the writer process
+        except Exception as exc:
+            self._warn(f"MLflow: the best model of {model} cannot be pickled, not logged: {exc}")
+            return
+        self._send("best_model", st.parent_id, estimator, X, y, task, on_test,
+                   self.spec.tracking.mlflow.log_models != "none", critical=False)
 
     def log_artifacts(self, model: str, paths: list[Path], artifact_path: str | None = None) -> None:
         """Queue files for the model's parent run (missing ones are skipped)."""
         st = self._state(model)
-        if self.failed or not st.parent_id:
-            return
-
-        def job() -> None:
-            for path in paths:
-                if Path(path).is_file():
-                    self.client.log_artifact(st.parent_id, str(path), artifact_path)
-
-        self._submit(job)
+        if not self.failed and st.parent_id:
+            self._send("artifacts", st.parent_id, [str(p) for p in paths], artifact_path)
 
     def set_data_sha256(self, sha256: str) -> None:
         """Tag every parent (and future ones) with the data's sha256."""
@@ -400,7 +343,7 @@ class Tracker:
         with self._lock:
             parents = [st.parent_id for st in self._models.values() if st.parent_id]
         for parent in parents:
-            self._submit(lambda p=parent: self.client.set_tag(p, "hpo.data_sha256", sha256))
+            self._send("log", parent, None, {"hpo.data_sha256": sha256})
 
     def run_finished(self, result: RunResult) -> None:
         """Log the run folder's files and plots on every parent, wait for all writes, report a loss."""
@@ -414,7 +357,7 @@ class Tracker:
                 tags = {"hpo.best_model": result.best_model or "", "hpo.is_best": str(name == result.best_model)}
                 if self.data_sha256:
                     tags["hpo.data_sha256"] = self.data_sha256
-                self._submit(lambda p=st.parent_id, t=tags: ml.batches(self.client, p, tags=t))
+                self._send("log", st.parent_id, None, tags)
                 self.log_artifacts(name, ml.run_folder_files(self.spec.path, self.run_dir))
                 self.log_artifacts(name, plots, "plots")
         if not self.flush():
@@ -436,9 +379,8 @@ class Tracker:
         if not self._run_done and not self.failed:
             for st in list(self._models.values()):
                 if st.parent_id and not st.finished:
-                    self._submit(lambda p=st.parent_id: self.client.set_terminated(p, "KILLED"))
+                    self._send("status", st.parent_id, "KILLED")
         if not self.flush():
             self._lose(TimeoutError(f"writes not done after {CLOSE_TIMEOUT:.0f}s"))
         self._closed = True
-        self._queue.put(None)
-        self._thread.join(timeout=5)
+        self.channel.stop()

@@ -42,14 +42,21 @@ def resolve_tracking_uri(spec: Spec, options: TuneOptions) -> tuple[str, str]:
         return spec.tracking.mlflow.uri, "tracking.mlflow.uri"
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return os.environ["MLFLOW_TRACKING_URI"], "MLFLOW_TRACKING_URI"
-    from mlflow.tracking._tracking_service.utils import _get_default_tracking_uri
+    return mlflow_default_uri(), "MLflow's default"
 
-    default = _get_default_tracking_uri()
-    if default.startswith("sqlite:///"):
-        default = "sqlite:///" + str(Path(default.removeprefix("sqlite:///")).resolve())
-    elif "://" not in default:  # ./mlruns holding old experiments
-        default = Path(default).resolve().as_uri()
-    return default, "MLflow's default"
+
+def mlflow_default_uri(cwd: Path | None = None) -> str:
+    """MLflow 3.17's default store, without importing mlflow (``_get_default_tracking_uri``, tested equal).
+
+    ``./mlruns`` when it already holds experiments (a folder named by digits with a meta.yaml), else
+    ``sqlite:///mlflow.db``; both made absolute, as ``mlflow.get_tracking_uri()`` does.
+    """
+    base = (cwd or Path.cwd()).resolve()
+    mlruns = base / "mlruns"
+    with contextlib.suppress(OSError):
+        if any(p.is_dir() and p.name.isdigit() and (p / "meta.yaml").exists() for p in mlruns.iterdir()):
+            return mlruns.as_uri()
+    return f"sqlite:///{base / 'mlflow.db'}"
 
 
 def sqlite_file(url: str | None) -> Path | None:
@@ -81,8 +88,8 @@ def _env(values: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def connect(spec: Spec, options: TuneOptions) -> tuple[Any, str, str]:
-    """``(client, uri, experiment id)`` once the store answered; InputError (exit 2) before anything runs."""
+def check_uri(spec: Spec, options: TuneOptions) -> tuple[str, str, Location]:
+    """``(uri, its source, where to point an error)``; refuses a SQLite file shared with the Optuna study."""
     uri, source = resolve_tracking_uri(spec, options)
     where = _location(spec, source)
     storage = options.storage or spec.storage
@@ -90,37 +97,40 @@ def connect(spec: Spec, options: TuneOptions) -> tuple[Any, str, str]:
     if mlflow_db is not None and mlflow_db == study_db:
         raise InputError(f"MLflow ({uri}) and the Optuna study ({storage}) would share one SQLite file "
                          f"{mlflow_db}; give MLflow its own, e.g. --tracking-uri sqlite:///mlflow.db", where)
-    for key, value in _HTTP_DEFAULTS.items():
+    return uri, source, where
+
+
+def unusable(uri: str, source: str, where: Location, reason: str) -> InputError:
+    return InputError(f"MLflow tracking at {uri} (from {source}) is not usable: {reason}; start the "
+                      f"server or fix the URI, or run with --no-mlflow", where)
+
+
+def connect_store(uri: str, experiment: str, env: dict[str, str]) -> tuple[Any, str]:
+    """``(MlflowClient, experiment id)`` once the store answered (in the writer process); raises if not."""
+    for key, value in {**_HTTP_DEFAULTS, **env}.items():
         os.environ.setdefault(key, value)
     import mlflow
     from mlflow import MlflowClient
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # after import: mlflow configures its loggers then
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)  # retry chatter on a dying server
-
-    name = spec.tracking.mlflow.experiment or spec.name
-    try:
-        with _env(_PROBE_ENV):
-            client = MlflowClient(uri)
-            experiment = client.get_experiment_by_name(name)
-            if experiment is None:
-                try:
-                    experiment_id = client.create_experiment(name)
-                except Exception:  # another worker created it meanwhile
-                    experiment = client.get_experiment_by_name(name)
-                    if experiment is None:
-                        raise
-                    experiment_id = experiment.experiment_id
-            else:
-                experiment_id = experiment.experiment_id
-                if experiment.lifecycle_stage == "deleted":
-                    client.restore_experiment(experiment_id)
-    except Exception as exc:
-        first = describe_error(exc)
-        raise InputError(f"MLflow tracking at {uri} (from {source}) is not usable: {first}; start the "
-                         f"server or fix the URI, or run with --no-mlflow", where) from None
+    with _env(_PROBE_ENV):
+        client = MlflowClient(uri)
+        found = client.get_experiment_by_name(experiment)
+        if found is None:
+            try:
+                experiment_id = client.create_experiment(experiment)
+            except Exception:  # another worker created it meanwhile
+                found = client.get_experiment_by_name(experiment)
+                if found is None:
+                    raise
+                experiment_id = found.experiment_id
+        else:
+            experiment_id = found.experiment_id
+            if found.lifecycle_stage == "deleted":
+                client.restore_experiment(experiment_id)
     mlflow.set_tracking_uri(uri)  # mlflow.<flavour>.log_model resolves the global URI
-    return client, uri, experiment_id
+    return client, str(experiment_id)
 
 
 def describe_error(exc: BaseException) -> str:

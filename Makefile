@@ -26,7 +26,7 @@ test: install
 	$(BIN)/pytest -q
 
 lint: install
-	$(BIN)/ruff check hpo_cli tests bench
+	$(BIN)/ruff check hpo_cli tests bench examples
 
 # make bench BENCH_ARGS="--only tpe" runs one section; see bench/run.py --help
 bench: install

@@ -54,9 +54,37 @@ def _did_you_mean(word: str, options: Sequence[str]) -> str:
     return f"; did you mean '{match[0]}'?" if match else ""
 
 
+# Where scikit-learn's estimators and transformers live, most used first. Short names are looked up
+# here, importing module by module until one has it: ``all_estimators`` imports every module (and
+# pytest), which cost ~0.2 s on every command; it is kept for "did you mean" on an unknown name.
+_SKLEARN_MODULES = (
+    "linear_model", "ensemble", "svm", "neighbors", "tree", "preprocessing", "naive_bayes", "neural_network",
+    "dummy", "discriminant_analysis", "gaussian_process", "kernel_ridge", "decomposition", "impute",
+    "feature_selection", "cross_decomposition", "isotonic", "semi_supervised", "multiclass", "multioutput",
+    "calibration", "compose", "pipeline", "kernel_approximation", "random_projection", "cluster", "manifold",
+    "mixture", "covariance", "feature_extraction", "feature_extraction.text", "feature_extraction.image",
+    "frozen", "model_selection",
+)
+
+
+@functools.cache
+def _sklearn_class(name: str) -> type | None:
+    """The public scikit-learn estimator class with this name, or None."""
+    for module_name in _SKLEARN_MODULES:
+        try:
+            module = importlib.import_module(f"sklearn.{module_name}")
+        except ImportError:
+            continue
+        public = getattr(module, "__all__", None)
+        obj = getattr(module, name, None) if public is None or name in public else None
+        if inspect.isclass(obj) and callable(getattr(obj, "get_params", None)):
+            return obj
+    return _sklearn_estimators().get(name)  # anything the list above misses, at the full walk's price
+
+
 @functools.cache
 def _sklearn_estimators() -> dict[str, type]:
-    """Every public scikit-learn estimator by class name (``all_estimators`` walks the package once)."""
+    """Every public scikit-learn estimator by class name, for suggestions (walks the whole package)."""
     import warnings
 
     from sklearn.utils import all_estimators
@@ -107,7 +135,7 @@ def resolve_estimator(name: str, allow_modules: Sequence[str] = ()) -> type:
         raise ValueError(f"'{name}' is not a class name or dotted path (e.g. RandomForestClassifier or "
                          f"sklearn.ensemble.RandomForestClassifier)")
     if "." not in name:
-        found = _sklearn_estimators().get(name)
+        found = _sklearn_class(name)
         if found is not None:
             return found
         for package, extra in _EXTRA_SHORT_NAMES.items():
@@ -219,7 +247,7 @@ def _preprocess_class(name: str, allow_modules: Sequence[str]) -> tuple[str, typ
     by_class = {cls_name: short for short, (cls_name, _) in PREPROCESS_STEPS.items()}
     if name in PREPROCESS_STEPS:
         cls_name, defaults = PREPROCESS_STEPS[name]
-        return name, _sklearn_estimators()[cls_name], dict(defaults)
+        return name, _sklearn_class(cls_name), dict(defaults)
     try:
         cls = resolve_estimator(name, allow_modules)
     except ValueError:
@@ -231,7 +259,7 @@ def _preprocess_class(name: str, allow_modules: Sequence[str]) -> tuple[str, typ
     if not callable(getattr(cls, "transform", None)):
         raise ValueError(f"'{name}' is not a transformer (it has no transform()); preprocess steps transform X")
     short = by_class.get(cls.__name__)
-    if short is not None and cls is _sklearn_estimators().get(cls.__name__):
+    if short is not None and cls is _sklearn_class(cls.__name__):
         return short, cls, dict(PREPROCESS_STEPS[short][1])
     return _snake(cls.__name__), cls, {}
 

@@ -132,3 +132,22 @@ def test_effective_init_params_record_the_seeded_random_state():
     assert effective_init_params(model(init_params={"random_state": None})) == {"random_state": None}
     knn = ModelSpec.model_validate({"name": "k", "class": "KNeighborsClassifier"})
     assert effective_init_params(knn) == {}
+
+
+def test_every_sklearn_estimator_resolves_without_the_full_walk():
+    """The short-name lookup by module must find exactly what ``all_estimators`` lists."""
+    from sklearn.utils import all_estimators
+
+    from hpo_cli import estimators
+
+    missed = []
+    for name, cls in all_estimators():
+        estimators._sklearn_class.cache_clear()
+        found = estimators._sklearn_class.__wrapped__(name)
+        assert found is cls, name
+        for module_name in estimators._SKLEARN_MODULES:  # found by the module list, not the fallback
+            if getattr(__import__(f"sklearn.{module_name}", fromlist=["x"]), name, None) is cls:
+                break
+        else:
+            missed.append(name)
+    assert not missed, f"add their modules to _SKLEARN_MODULES: {missed}"

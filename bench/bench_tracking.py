@@ -8,7 +8,9 @@ table. Columns:
 - ``writer``: the writer thread's time per child run (create + one log_batch + terminate), measured by
   draining trials that take no time: the cost if trials were faster than the tracking;
 - ``added``: what tracking adds per trial to a search whose trials fit a small model (~10 ms of CPU),
-  against the same loop without tracking; the figure issue 4 targets (<= 20 ms, local store).
+  against the same loop without tracking; the figure issue 4 targets (<= 20 ms, local store). The
+  writes' CPU (~14 ms per child in MLflow/SQLAlchemy) is spent in the writer process: on a machine
+  with a free core it costs the search almost nothing, on a saturated one it competes for the cores.
 
 Runnable alone (``.venv/bin/python bench/bench_tracking.py [TRIALS]``); ``rows()`` returns the rows
 for bench/run.py. Starting the server takes several seconds and is not counted.
@@ -116,10 +118,10 @@ def measure(store: str, uri: str, folder: Path, trials: int, reps: int = 3) -> d
     _search(folder / "warm", uri, 5, fit=True, name="warm")  # imports, tables, server warm-up
     added, base, opened = [], [], []
     for i in range(reps):  # interleaved, so a busy machine's drift hits both sides alike
-        untracked = _search(folder / f"base{i}", None, trials, fit=True, name=f"base{i}")["loop"]
+        untracked = _search(folder / f"base{i}", None, trials, fit=True, name=f"base{i}")
         tracked = _search(folder / f"fit{i}", uri, trials, fit=True, name=f"fit{i}")
-        base.append(untracked)
-        added.append(tracked["drained"] - untracked)
+        base.append(untracked["loop"])
+        added.append(tracked["drained"] - untracked["loop"])
         opened.append(tracked["open"])
     fast = _search(folder / "fast", uri, trials, fit=False, name="fast")
     return {

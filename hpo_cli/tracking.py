@@ -185,9 +185,7 @@ class Tracker:
             return
         try:
             self._bind(st, study)
-        except Lost as exc:
-            self._lose(exc)
-        except Exception as exc:  # the study's storage: still never into the search
+        except Exception as exc:  # Lost, or the study's storage: never into the search
             self._lose(exc)
 
     def _bind(self, st: _Model, study: Any) -> None:

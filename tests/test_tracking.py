@@ -25,7 +25,7 @@ from mlflow_server import MlflowServer, free_port  # noqa: E402
 from hpo_cli.mlflow_logging import ChildCap  # noqa: E402
 from hpo_cli.options import TuneOptions  # noqa: E402
 from hpo_cli.results import COMPLETE, FAIL, PRUNED, TrialRecord  # noqa: E402
-from hpo_cli.tracking_setup import resolve_tracking_uri, sqlite_file  # noqa: E402
+from hpo_cli.tracking_setup import mlflow_default_uri, resolve_tracking_uri, sqlite_file  # noqa: E402
 
 HPO = [sys.executable, "-m", "hpo_cli"]
 SLOW_MODULE = '''
@@ -300,6 +300,13 @@ def test_tracking_uri_resolution_order(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     monkeypatch.chdir(tmp_path)
     assert resolve_tracking_uri(spec, opts) == (f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}", "MLflow's default")
+    from mlflow.tracking._tracking_service.utils import _get_default_tracking_uri
+
+    assert _get_default_tracking_uri() == "sqlite:///mlflow.db"  # what mlflow_default_uri mirrors
+    (tmp_path / "mlruns" / "0").mkdir(parents=True)
+    (tmp_path / "mlruns" / "0" / "meta.yaml").write_text("name: Default\n")
+    assert _get_default_tracking_uri() == "./mlruns"  # an old file store that holds experiments wins
+    assert mlflow_default_uri() == (tmp_path / "mlruns").resolve().as_uri()
     assert sqlite_file("sqlite:///a.db") == tmp_path.resolve() / "a.db"
     assert sqlite_file("sqlite:////abs/b.db?timeout=3") == Path("/abs/b.db")
     assert sqlite_file("http://x") is None

@@ -187,7 +187,7 @@ class Channel:
         rep_read, rep_write = os.pipe()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hpo_cli.tracking_worker", str(req_read), str(rep_write), uri, experiment],
-            pass_fds=(req_read, rep_write), stdin=subprocess.DEVNULL,
+            pass_fds=(req_read, rep_write), stdin=subprocess.DEVNULL, stdout=2,  # stdout is the search's summary
             env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p and Path(p).is_dir())})
         os.close(req_read)
         os.close(rep_write)

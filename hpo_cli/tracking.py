@@ -20,6 +20,10 @@ the writer process this starts, but do not import this module at all with ``--no
     if tracker.failed: exit code 1, message tracker.failure   (run_finished already sets
                                                      result.exit_code=1 and adds a warning)
 
+Also: ``set_data_sha256(sha)`` (tags every parent), ``log_artifacts(model, paths, artifact_path)``,
+``flush()``, ``run_ids`` (model -> parent run id, for run.json), ``warnings`` (non-fatal problems,
+e.g. a best model that could not be logged).
+
 Guarantees and choices:
 
 - The run tree is owned through ``MlflowClient`` and explicit run ids (no fluent active run). The

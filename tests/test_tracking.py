@@ -326,3 +326,24 @@ def test_child_cap_keeps_failures_and_running_top_k() -> None:
     assert cap.admit(TrialRecord("m", 8, FAIL, {}, error="boom"))
     assert not cap.admit(TrialRecord("m", 9, PRUNED, {}))
     assert all(ChildCap(None).admit(TrialRecord("m", i, COMPLETE, {}, mean_test_score=0.0)) for i in range(5))
+
+
+def test_pruned_trials_are_killed_children(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, {
+        "name": "pruned", "data": {"source": "sklearn:breast_cancer"},
+        "defaults": {"cv": 5, "budget": {"trials": 14}, "method": "random", "pruner": "median"},
+        "models": [{"name": "tree", "class": "DecisionTreeClassifier",
+                    "space": {"max_depth": [1, 2, 3, 4, 5, 6, 8, 10], "min_samples_leaf": [1, 5, 20, 50, 100]}}],
+        "output": "run",
+    })
+    done = tune(tmp_path, str(spec), "-q")
+    assert done.returncode == 0, done.stderr
+    rows = read_trials(tmp_path / "run")
+    _, parents, children = tree(f"sqlite:///{tmp_path / 'mlflow.db'}", "pruned")
+    assert_exactly_once(parents, children, rows)
+    pruned = {r["trial"] for r in rows if r["state"] == PRUNED}
+    assert pruned, "the median pruner pruned nothing: the test needs another spec"
+    for child in children["tree"]:
+        is_pruned = child.data.tags["hpo.trial"] in pruned
+        assert (child.info.status == "KILLED") == is_pruned
+        assert (child.data.tags["hpo.state"] == PRUNED) == is_pruned

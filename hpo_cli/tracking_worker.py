@@ -296,7 +296,8 @@ def main(argv: list[str]) -> None:
     """``python -m hpo_cli.tracking_worker REQ_FD REP_FD URI EXPERIMENT`` (started by ``Channel``)."""
     requests = os.fdopen(int(argv[0]), "rb")
     replies = os.fdopen(int(argv[1]), "wb")
-    serve(requests, replies, argv[2], argv[3])
+    with contextlib.suppress(BrokenPipeError):  # the search is gone: nobody to answer
+        serve(requests, replies, argv[2], argv[3])
 
 
 if __name__ == "__main__":

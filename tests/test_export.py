@@ -53,3 +53,27 @@ def test_atomic_write_leaves_a_readable_file(tmp_path):
     os.umask(mask)
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~mask
     assert target.read_text() == "a: 1\n"
+
+
+def test_git_commit_read_from_the_repository_matches_git(tmp_path):
+    """run.json's commit is read from .git directly (no subprocess); it must equal what git says."""
+    import subprocess
+
+    from hpo_cli.export import git_commit
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    assert git_commit(tmp_path) is None  # not a repository
+    git("init", "-q", "-b", "main")
+    (tmp_path / "specs").mkdir()
+    assert git_commit(tmp_path / "specs") is None  # no commit yet
+    (tmp_path / "specs" / "s.yaml").write_text("models: []\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    assert git_commit(tmp_path / "specs") == git("rev-parse", "HEAD")
+    git("pack-refs", "--all")  # refs moved into packed-refs
+    assert git_commit(tmp_path / "specs") == git("rev-parse", "HEAD")
+    git("checkout", "-q", "--detach")
+    assert git_commit(tmp_path) == git("rev-parse", "HEAD")

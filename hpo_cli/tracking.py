@@ -50,7 +50,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import pickle
-import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,7 +151,7 @@ class Tracker:
         self.failed = True
         self.failure = (f"MLflow tracking at {self.tracking_uri} was lost ({first}); the search went on and "
                         f"every trial is in trials.csv; rerun with --resume once it is back to log what is missing")
-        print(f"warning: {self.failure}", file=sys.stderr, flush=True)
+        _log.warning("warning: %s", self.failure)  # once; the run's summary repeats it and exits 1
 
     def _warn(self, message: str) -> None:
         self.warnings.append(message)

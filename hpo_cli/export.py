@@ -117,6 +117,9 @@ def best_parameters(results: list[ModelResult], metric: str, with_test: bool) ->
             "estimator": m.estimator,
             "params": _plain(m.best.params) if m.best else None,
             "init_params": _plain(m.init_params),
+            # Not in the contract's list, added: the estimator was scored behind these steps, so a training
+            # stage needs them to rebuild the same model (hpo best prints the estimator's own parameters).
+            "preprocess": _plain(m.preprocess),
             "mean_test_score": _plain(m.best.mean_test_score) if m.best else None,
             "std_test_score": _plain(m.best.std_test_score) if m.best else None,
         }

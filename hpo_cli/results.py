@@ -48,6 +48,7 @@ class ModelResult:
     best: TrialRecord | None = None
     test_score: float | None = None
     test_metrics: dict[str, float] = field(default_factory=dict)
+    preprocess: list[Any] = field(default_factory=list)  # the spec's steps, fitted before the estimator
     wall_time: float = 0.0
     stop_reason: str = ""
 

@@ -237,7 +237,7 @@ def search_model(spec: Spec, prep: _Prepared, storage: Any, options: TuneOptions
     study.set_user_attr(st.STUDY_MODEL, export.model_info(spec, model, evaluator))
     if tracker is not None:
         events.call(tracker, "bind_study", model.name, study)
-    result = ModelResult(name=model.name, estimator=export.estimator_dotted(spec, model),
+    result = ModelResult(name=model.name, estimator=export.estimator_dotted(spec, model), preprocess=model.preprocess,
                          init_params=export.init_params_used(spec, model), study_name=study_name,
                          method=model.method, trials=list(existing))
     events.emit("model_started", model.name, study_name, prep.budget, len(existing))
@@ -348,7 +348,7 @@ def _earlier_result(spec: Spec, model: ModelSpec, storage: Any) -> ModelResult |
     study = optuna.load_study(study_name=name, storage=storage)
     trials = [st.record_from_trial(model.name, t) for t in st.finished_trials(study)]
     test = study.user_attrs.get(st.STUDY_TEST) or {}
-    return ModelResult(name=model.name, estimator=export.estimator_dotted(spec, model),
+    return ModelResult(name=model.name, estimator=export.estimator_dotted(spec, model), preprocess=model.preprocess,
                        init_params=export.init_params_used(spec, model), study_name=name, method=model.method,
                        trials=trials,
                        best=_best(trials), test_score=test.get("score"), test_metrics=test.get("metrics") or {},

@@ -35,8 +35,8 @@ def test_cli_runner_writes_the_run_folder(write_spec, tmp_path: Path, read_trial
     assert list(best) == ["best_model", "metric", "direction", "models"]
     assert best["best_model"] == "forest" and best["metric"] == "roc_auc" and best["direction"] == "maximize"
     entry = best["models"]["forest"]
-    assert list(entry) == ["estimator", "params", "init_params", "mean_test_score", "std_test_score", "test_score",
-                           "n_trials"]
+    assert list(entry) == ["estimator", "params", "init_params", "preprocess", "mean_test_score", "std_test_score",
+                           "test_score", "n_trials"]
     assert entry["estimator"] == "sklearn.ensemble.RandomForestClassifier" and entry["n_trials"] == 4
     rows = read_trials(out)
     assert [r for r in rows if r["rank_test_score"] == "1"][0]["mean_test_score"] == repr(entry["mean_test_score"])

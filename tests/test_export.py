@@ -35,8 +35,8 @@ def test_best_parameters_yaml_roundtrips_floats_in_stable_order() -> None:
     data = yaml.safe_load(text)
     assert list(data) == ["best_model", "metric", "direction", "models"]
     assert data["models"]["m"]["params"]["C"] == 1 / 3
-    assert list(data["models"]["m"]) == ["estimator", "params", "init_params", "mean_test_score", "std_test_score",
-                                         "test_score", "n_trials"]
+    assert list(data["models"]["m"]) == ["estimator", "params", "init_params", "preprocess", "mean_test_score",
+                                         "std_test_score", "test_score", "n_trials"]
     assert text == best_parameters_yaml([_result()], "roc_auc", with_test=True)
 
 

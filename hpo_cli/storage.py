@@ -89,7 +89,8 @@ def open_storage(run_dir: Path, url: str | None) -> optuna.storages.BaseStorage:
     try:
         return optuna.storages.get_storage(url)
     except Exception as exc:
-        raise InputError(f"cannot open storage {url}: {type(exc).__name__}: {exc}", Location("--storage")) from None
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")  # not SQLAlchemy's links
+        raise InputError(f"cannot open storage {url}: {type(exc).__name__}: {first}", Location("--storage")) from None
 
 
 def study_names(storage: optuna.storages.BaseStorage) -> list[str]:

@@ -90,7 +90,10 @@ def open_storage(run_dir: Path, url: str | None) -> optuna.storages.BaseStorage:
         return optuna.storages.get_storage(url)
     except Exception as exc:
         first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")  # not SQLAlchemy's links
-        raise InputError(f"cannot open storage {url}: {type(exc).__name__}: {first}", Location("--storage")) from None
+        hint = ("; install the driver: pip install 'hpo-cli[postgres]'"
+                if isinstance(exc, ImportError) and url.startswith("postgresql") else "")
+        raise InputError(f"cannot open storage {url}: {type(exc).__name__}: {first}{hint}",
+                         Location("--storage")) from None
 
 
 def study_names(storage: optuna.storages.BaseStorage) -> list[str]:

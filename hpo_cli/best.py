@@ -52,7 +52,7 @@ def load_best_parameters(run_dir: Path) -> dict[str, Any]:
         raise InputError(f"cannot read {BEST_PARAMETERS}: {exc}", Location(str(path))) from None
     models = data.get("models") if isinstance(data, dict) else None
     if not isinstance(models, dict) or not models or not all(
-            isinstance(m, dict) and isinstance(m.get("params", {}), dict) for m in models.values()):
+            isinstance(m, dict) and isinstance(m.get("params") or {}, dict) for m in models.values()):
         raise InputError(f"{BEST_PARAMETERS} has no `models:` mapping of model name -> {{params: ...}}; "
                          "it is not a file written by `hpo tune`", Location(str(path)))
     return data
@@ -67,6 +67,11 @@ def select_model(data: dict[str, Any], name: str | None, source: str = BEST_PARA
                          Location("--model"))
     if chosen not in models:
         raise InputError(f"unknown model {chosen!r}; this run has: {', '.join(models)}", Location("--model"))
+    if models[chosen].get("params") is None:  # every trial of it failed (or none has finished yet)
+        finished = [n for n, m in models.items() if m.get("params") is not None]
+        raise InputError(f"model {chosen!r} has no complete trial, so no best parameters"
+                         f"{'; models with results: ' + ', '.join(finished) if finished else ''}",
+                         Location("--model"))
     return str(chosen), models[chosen]
 
 
@@ -118,7 +123,7 @@ def scalar_text(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(scalar_text(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{scalar_text(str(k))}: {scalar_text(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{scalar_text(k)}: {scalar_text(v)}" for k, v in value.items()) + "}"
     raise InputError(f"cannot export a value of type {type(value).__name__}: {value!r}")
 
 
@@ -139,13 +144,13 @@ def render(params: dict[str, Any], fmt: str, prefix: str = "model") -> str:
         return " ".join(shlex.quote(f"{dot}{k}={scalar_text(v)}") for k, v in params.items()) + "\n"
     if fmt == "args":
         return " ".join(f"--{shlex.quote(k)} {shlex.quote(scalar_text(v))}" for k, v in params.items()) + "\n"
-    raise InputError(f"unknown --format {fmt!r}; use one of: {', '.join(FORMATS)}", Location("--format"))
+    raise InputError(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}", Location("--format"))
 
 
 def export_best(options: BestOptions) -> str:
     """Text for ``hpo best``: the chosen model's flat parameters in the requested format."""
     if options.format not in FORMATS:
-        raise InputError(f"unknown --format {options.format!r}; use one of: {', '.join(FORMATS)}",
+        raise InputError(f"unknown format {options.format!r}; use one of: {', '.join(FORMATS)}",
                          Location("--format"))
     data = load_best_parameters(options.run_dir)
     _, entry = select_model(data, options.model)

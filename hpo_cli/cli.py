@@ -53,6 +53,25 @@ def _duration_option(value: str | None) -> float | None:
         raise InputError(str(exc), Location("--timeout")) from None
 
 
+def _write(path: Path, text: str, option: str) -> None:
+    """An output file the user named: written atomically; a path that cannot be written is bad input."""
+    from hpo_cli.rundir import atomic_write_text
+
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}", Location(option)) from None
+
+
+def _step_summary() -> str:
+    import os
+
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not summary:
+        raise InputError("needs $GITHUB_STEP_SUMMARY (set by GitHub Actions)", Location("--github"))
+    return summary
+
+
 @app.command()
 def tune(
     spec: Annotated[Path, typer.Argument(metavar="SPEC", help="The spec file (YAML or JSON).")],
@@ -75,11 +94,11 @@ def tune(
 ) -> None:
     """Run every model's search, track it, and write the run folder."""
     if trials is not None and trials <= 0:
-        raise InputError(f"--trials must be a positive number, got {trials}", Location("--trials"))
+        raise InputError(f"must be a positive number, got {trials}", Location("--trials"))
     if workers <= 0:
-        raise InputError(f"--workers must be at least 1, got {workers}", Location("--workers"))
+        raise InputError(f"must be at least 1, got {workers}", Location("--workers"))
     if workers > 1:  # say so rather than pretend: trials run in this one process for now
-        raise InputError("--workers > 1 is not available yet; run with --workers 1 (the default)",
+        raise InputError("more than one worker is not available yet; run with --workers 1 (the default)",
                          Location("--workers"))
     options = TuneOptions(
         spec=spec, output=output, models=list(model or []), method=method, trials=trials,
@@ -111,24 +130,26 @@ def report(
 ) -> None:
     """Print PR-ready Markdown for a finished (or running) run."""
     from hpo_cli.report import build_report
-    from hpo_cli.rundir import atomic_write_text, resolve_run_dir
+    from hpo_cli.rundir import resolve_run_dir
 
+    if top < 1:
+        raise InputError(f"must be at least 1, got {top}", Location("--top"))
     if compare is not None and not compare.is_dir():
-        raise InputError(f"--compare: run folder not found: {compare}", Location("--compare"))
+        raise InputError(f"run folder not found: {compare}", Location("--compare"))
+    summary = _step_summary() if github else None  # checked before anything is written
     # Plot links must resolve from where the Markdown ends up: beside --output, else the current folder.
     options = ReportOptions(run_dir=resolve_run_dir(run_dir), top=top, plots=plots, storage=storage,
                             compare=compare, link_base=(output.parent if output is not None else Path.cwd()))
     markdown = build_report(options)
     if output is not None:
-        atomic_write_text(output, markdown)
-    if github:
-        import os
-
-        summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        if not summary:
-            raise InputError("--github needs $GITHUB_STEP_SUMMARY (set by GitHub Actions)", Location("--github"))
-        with open(summary, "a", encoding="utf-8") as fh:
-            fh.write(markdown + "\n")
+        _write(output, markdown, "--output")
+    if summary is not None:
+        try:
+            with open(summary, "a", encoding="utf-8") as fh:
+                fh.write(markdown + "\n")
+        except OSError as exc:
+            raise InputError(f"cannot append to $GITHUB_STEP_SUMMARY ({summary}): {exc.strerror or exc}",
+                             Location("--github")) from None
     if output is None:
         sys.stdout.write(markdown if markdown.endswith("\n") else markdown + "\n")
 
@@ -144,13 +165,13 @@ def best(
 ) -> None:
     """Print the best parameters in the form a training stage reads."""
     from hpo_cli.best import export_best
-    from hpo_cli.rundir import atomic_write_text, resolve_run_dir
+    from hpo_cli.rundir import resolve_run_dir
 
     options = BestOptions(run_dir=resolve_run_dir(run_dir), model=model, format=fmt, with_init=with_init,
                           prefix=prefix)
     text = export_best(options)
     if output is not None:
-        atomic_write_text(output, text)
+        _write(output, text, "--output")
     else:
         sys.stdout.write(text)
 

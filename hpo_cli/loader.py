@@ -27,13 +27,16 @@ _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class SpecLoader(_BaseLoader):
-    """Safe loader whose float resolver also accepts exponents without a dot (``1e-5``)."""
+    """Safe loader whose floats are JSON's and YAML 1.2's: ``1e-5``, ``1.0e3`` and ``1.5E+2`` are floats.
+
+    PyYAML (YAML 1.1) wants a dot *and* a signed exponent, so it reads ``1e-5`` and ``1.0e3`` as strings.
+    """
 
 
 SpecLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
 )
 
 
@@ -142,12 +145,13 @@ def _build(node: yaml.Node, path: PathKey, doc: Document, loader: SpecLoader) ->
         raise InputError(f"invalid YAML: the tag {node.tag} is not allowed (a spec holds plain data only)",
                          Location(doc.file, line, col), dotted(path))
     if isinstance(node, yaml.MappingNode):
-        out: dict[str, Any] = {}
+        out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
-            if isinstance(key, bool | int | float) or key is None:
-                key = "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
-            if not isinstance(key, str):
+            if isinstance(key, bool) or key is None:
+                key = "null" if key is None else str(key).lower()
+            # Numeric keys keep their type: class_weight: {0: 1, 1: 3} must reach the estimator with int keys.
+            if not isinstance(key, str | int | float):
                 line, col = _mark(key_node)
                 raise InputError("mapping keys must be plain names", Location(doc.file, line, col), dotted(path))
             if key in out:

@@ -345,10 +345,25 @@ _FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _param_grid_means_grid(doc: Document, data: dict[str, Any]) -> None:
+    """``param_grid`` with no ``method`` (own or in ``defaults``) is a grid, as in GridSearchCV.
+
+    The multi-model files users bring (``name, class, init_params, param_grid``) say no method; TPE's
+    default would spend 50 trials re-drawing the same few points.
+    """
+    models = data.get("models")
+    for i, model in enumerate(models if isinstance(models, list) else []):
+        if isinstance(model, dict) and "method" not in model and doc.written.get(("models", i, "space")) == (
+                "models", i, "param_grid"):
+            model["method"] = "grid"
+            doc.origins[("models", i, "method")] = ("models", i, "param_grid")
+
+
 def build_spec(doc: Document, file_stem: str = "spec", data_override: str | None = None) -> Spec:
     """Turn a loaded document into a ``Spec``; raises ``InputError`` listing every type problem."""
     data = normalize(doc, file_stem)
     merge_defaults(doc, data)
+    _param_grid_means_grid(doc, data)
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:

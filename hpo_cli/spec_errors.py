@@ -81,8 +81,15 @@ def validation_problems(exc: ValidationError, doc: Document, data: dict[str, Any
     """One located ``Problem`` per pydantic error (duplicates from union branches dropped), in file order."""
     problems: list[Problem] = []
     seen: set[tuple[str, str]] = set()
-    for err in exc.errors():
+    errors = exc.errors()
+    # A misspelled required key is both "unknown 'sorce'" and "missing 'source'": say it once, as the typo.
+    guessed = {(_real_path(data, tuple(e["loc"]))[:-1], m.group(1)) for e in errors
+               if e["type"] == "extra_forbidden"
+               and (m := re.search(r"did you mean '([^']+)'", _message(e, _real_path(data, tuple(e["loc"])), fields)))}
+    for err in errors:
         path = _real_path(data, tuple(err["loc"]))
+        if err["type"] == "missing" and (path[:-1], str(path[-1])) in guessed:
+            continue
         origin = origin_of(doc, path)
         is_key = err["type"] in ("extra_forbidden",)
         location = doc.locate(origin[:-1]) if err["type"] == "missing" else doc.locate(origin, key=is_key)

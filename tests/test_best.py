@@ -223,3 +223,35 @@ def test_exported_parameters_rebuild_the_scored_model(real_run: Path, fmt: str, 
         warnings.simplefilter("ignore")
         score = cross_val_score(rebuilt, X, y, cv=folds, scoring="accuracy").mean()
     assert score == pytest.approx(best["mean_test_score"], abs=1e-12)
+
+
+def test_a_model_without_complete_trials_does_not_hide_the_others(tmp_path):
+    """One model whose every trial failed writes params: null; hpo best still prints the winner."""
+    import yaml
+
+    from hpo_cli.best import export_best
+    from hpo_cli.errors import InputError
+    from hpo_cli.options import BestOptions
+
+    (tmp_path / "best_parameters.yaml").write_text(yaml.safe_dump({
+        "best_model": "tree", "metric": "accuracy", "direction": "maximize",
+        "models": {"tree": {"estimator": "sklearn.tree.DecisionTreeClassifier", "params": {"max_depth": 3},
+                            "init_params": {}, "mean_test_score": 0.9, "std_test_score": 0.01, "n_trials": 2},
+                   "broken": {"estimator": "sklearn.svm.SVC", "params": None, "init_params": {},
+                              "mean_test_score": None, "std_test_score": None, "n_trials": 2}}}, sort_keys=False))
+    assert yaml.safe_load(export_best(BestOptions(run_dir=tmp_path))) == {"max_depth": 3}
+    with pytest.raises(InputError, match="'broken' has no complete trial.*models with results: tree"):
+        export_best(BestOptions(run_dir=tmp_path, model="broken"))
+
+
+def test_mapping_values_keep_int_keys_in_every_text_format():
+    import yaml
+
+    from hpo_cli.best import render
+
+    params = {"class_weight": {0: 1, 1: 3}}
+    for fmt in ("yaml", "env", "args"):
+        text = render(params, fmt)
+        value = text.split("=", 1)[1] if fmt == "env" else (text.split(" ", 1)[1] if fmt == "args" else text)
+        loaded = yaml.safe_load(value.strip().strip("'")) if fmt != "yaml" else yaml.safe_load(text)["class_weight"]
+        assert loaded == {0: 1, 1: 3}, (fmt, text)

@@ -49,6 +49,16 @@ def test_yaml_is_loaded_safely():
     assert str(info.value).startswith("s.yaml:1:4: a: invalid YAML: the tag")
 
 
-def test_non_string_keys_and_booleans_as_keys():
-    doc = parse_text("1: a\ntrue: b\nnull: c\n", "s.yaml")
-    assert doc.data == {"1": "a", "true": "b", "null": "c"}
+def test_numeric_keys_keep_their_type_booleans_and_null_become_names():
+    """class_weight: {0: 1, 1: 3} must reach the estimator with int keys (scikit-learn looks classes up)."""
+    doc = parse_text("1: a\ntrue: b\nnull: c\nw: {0: 1, 1: 3}\n", "s.yaml")
+    assert doc.data == {1: "a", "true": "b", "null": "c", "w": {0: 1, 1: 3}}
+
+
+@pytest.mark.parametrize("text", ["1e-5", "1.0e3", "2.5e2", "1.5E+2", ".5e1", "-3e2", "1_000.0e1"])
+def test_every_json_and_yaml_12_float_is_a_float(text):
+    """PyYAML (YAML 1.1) reads 1.0e3 as a string: a spec's 1.0e3 must be 1000.0 as in JSON."""
+    value = parse_text(f"a: {text}\n", "s.yaml").data["a"]
+    assert isinstance(value, float) and value == float(text.replace("_", ""))
+    if not text.startswith("."):  # JSON numbers need a digit before the dot
+        assert parse_text(f'{{"a": {text.replace("_", "")}}}', "s.json").data["a"] == value

@@ -181,3 +181,30 @@ def test_json_may_point_at_the_schema():
     spec = spec_of('{"$schema": "../specs/schema.json", "data": {"source": "sklearn:iris"},'
                    ' "models": [{"name": "a", "class": "SVC", "space": {"C": [1]}}]}', "s.json")
     assert spec.models[0].name == "a"
+
+
+def test_param_grid_without_method_is_a_grid(tmp_path):
+    """The multi-model files users bring say param_grid and no method: that is GridSearchCV's grid."""
+    from hpo_cli.spec import load_spec
+
+    path = tmp_path / "m.yaml"
+    path.write_text("defaults: {cv: 3}\nmodels:\n"
+                    "  - {name: a, class: SVC, param_grid: {C: [1, 2]}}\n"
+                    "  - {name: b, class: SVC, method: random, param_grid: {C: [1, 2]}}\n"
+                    "  - {name: c, class: SVC, space: {C: [1, 2]}}\n")
+    spec = load_spec(path, data_override="sklearn:iris")
+    assert [m.method for m in spec.models] == ["grid", "random", "tpe"]
+    path.write_text("defaults: {method: random}\nmodels:\n  - {name: a, class: SVC, param_grid: {C: [1, 2]}}\n")
+    assert load_spec(path, data_override="sklearn:iris").models[0].method == "random"  # defaults still win
+
+
+def test_a_misspelled_required_key_is_reported_once_as_the_typo(tmp_path):
+    from hpo_cli.errors import InputError
+    from hpo_cli.spec import load_spec
+
+    path = tmp_path / "t.yaml"
+    path.write_text("data:\n  sorce: sklearn:iris\nmodels:\n  - {name: a, clas: SVC, space: {C: [1, 2]}}\n")
+    with pytest.raises(InputError) as info:
+        load_spec(path)
+    messages = [p.message for p in info.value.problems]
+    assert messages == ["unknown key 'sorce'; did you mean 'source'?", "unknown key 'clas'; did you mean 'class'?"]

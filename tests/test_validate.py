@@ -373,7 +373,7 @@ models:
     assert code == 0, err
     result = validate_spec(spec)
     assert result.spec.models[0].space["alpha"].values == [1e-5, 1e-4]
-    assert result.spec.models[1].space["class_weight"].values == [None, "balanced", {"0": 1, "1": 3}]
+    assert result.spec.models[1].space["class_weight"].values == [None, "balanced", {0: 1, 1: 3}]  # int keys kept
     assert [m.grid_size for m in result.models] == [4, 6]
 
 

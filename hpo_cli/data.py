@@ -241,6 +241,10 @@ def _load(spec: Spec, task: str, seed: int, time_series: bool) -> Dataset:
                 columns = [str(c) for c in frame.columns]
                 raise InputError(spec.problem(("data", "features", i), f"{shown} has no column '{name}'"
                                                                        f"{suggest(name, columns)}"))
+            role = {target: "the target", ds.groups: "the groups column", ds.time: "the time column"}.get(name)
+            if role:  # the target as a feature is a leak; groups/time are not features either
+                raise InputError(spec.problem(("data", "features", i), f"'{name}' is {role}; it cannot be a "
+                                                                       f"feature too"))
         features = list(ds.features)
     else:
         excluded = {target, ds.groups, ds.time, *ds.drop}
@@ -251,8 +255,12 @@ def _load(spec: Spec, task: str, seed: int, time_series: bool) -> Dataset:
     _check_target(spec, y_series, task, shown, target)
     X_frame = frame[features]
     numeric = all(pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t) for t in X_frame.dtypes)
-    X: Any = X_frame.to_numpy() if numeric else X_frame
+    # float64, not object: a bool column beside numbers would otherwise make every value an object.
+    X: Any = X_frame.to_numpy(dtype=np.float64) if numeric else X_frame
     y = y_series.to_numpy()
+    if ds.groups is not None and frame[ds.groups].isna().any():
+        raise _located(spec, "groups", f"{shown}: groups column '{ds.groups}' is empty in "
+                                       f"{int(frame[ds.groups].isna().sum())} row(s); every row needs a group")
     groups = frame[ds.groups].to_numpy() if ds.groups is not None else None
     dataset = Dataset(X=X, y=y, groups=groups, feature_names=[str(c) for c in features], target=target,
                       task=task, sha256=sha, source=shown, frame_columns=[str(c) for c in frame.columns])

@@ -183,11 +183,9 @@ class StopSignal:
 
 # --- the search of one model ------------------------------------------------------------------------
 
-def _open_study(storage: Any, name: str, resume: bool) -> Any:
+def _open_study(storage: Any, name: str) -> Any:
     import optuna
 
-    if not resume:
-        st.delete_study_if_exists(storage, name)
     return optuna.create_study(storage=storage, study_name=name, direction="maximize", load_if_exists=True,
                                sampler=optuna.samplers.RandomSampler(seed=0))
 
@@ -210,6 +208,16 @@ def _best(records: list[TrialRecord]) -> TrialRecord | None:
     return max(complete, key=lambda r: (r.mean_test_score, -r.number)) if complete else None
 
 
+def _suggest(study: Any, trial: Any, spec: Spec, index: int, model: ModelSpec) -> dict[str, Any]:
+    """``space.suggest``; Optuna refuses a parameter whose distribution differs from the stored trials'."""
+    try:
+        return space.suggest(trial, model)
+    except ValueError as exc:  # only possible on --resume after the space was edited
+        _abandon(study, trial)
+        raise InputError(spec.problem(("models", index, "space"), f"the search space changed since the stored "
+                                      f"trials ({exc}); run without --resume to start this model over")) from None
+
+
 def _abandon(study: Any, trial: Any) -> None:
     """A trial cut short by an interruption: FAIL, flagged so it is neither counted nor shown."""
     from optuna.trial import TrialState
@@ -226,7 +234,7 @@ def search_model(spec: Spec, prep: _Prepared, storage: Any, options: TuneOptions
 
     model, evaluator = prep.model, prep.evaluator
     study_name = f"{spec.name}.{model.name}"
-    study = _open_study(storage, study_name, options.resume)
+    study = _open_study(storage, study_name)
     if options.resume:
         st.fail_stale_trials(study)
     existing = [st.record_from_trial(model.name, t) for t in st.finished_trials(study)]
@@ -277,7 +285,7 @@ def search_model(spec: Spec, prep: _Prepared, storage: Any, options: TuneOptions
         trial = study.ask()
         t_start, when = time.perf_counter(), datetime.now(UTC)
         try:
-            params = space.suggest(trial, model)
+            params = _suggest(study, trial, spec, prep.index, model)
 
             def report(step: int, value: float, trial: Any = trial) -> bool:
                 trial.report(value, step)
@@ -379,6 +387,9 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
     # Nothing was written up to here: bad input exits 2 with the run folder untouched.
     try:
         storage = st.open_storage(run_dir, options.storage or spec.storage)
+        if not options.resume:  # a fresh run: no selected model may show (or resume) an older run's trials
+            for i in selected:
+                st.delete_study_if_exists(storage, f"{spec.name}.{spec.models[i].name}")
     except BaseException:
         if tracker is not None:
             tracker.close()

@@ -84,9 +84,9 @@ def open_storage(run_dir: Path, url: str | None) -> optuna.storages.BaseStorage:
     if not url:
         run_dir.mkdir(parents=True, exist_ok=True)
         return _journal(str(run_dir / STUDY_JOURNAL))
-    if url.endswith(".journal") or url.startswith("journal:"):
-        return _journal(url.removeprefix("journal:"))
     try:
+        if url.endswith(".journal") or url.startswith("journal:"):
+            return _journal(url.removeprefix("journal:"))
         return optuna.storages.get_storage(url)
     except Exception as exc:
         first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")  # not SQLAlchemy's links

@@ -79,3 +79,24 @@ def test_empty_and_missing_files(tmp_path: Path) -> None:
         _load(tmp_path, {"source": "nope.csv", "target": "y"})
     with pytest.raises(InputError, match="did you mean 'iris'"):
         _load(tmp_path, {"source": "sklearn:iriss"})
+
+
+def test_mixed_numeric_and_bool_features_are_float64(tmp_path: Path) -> None:
+    """A bool column beside numbers made X an object array, which XGBoost's refit refused."""
+    pd.DataFrame({"a": [0.5, 1.5, 2.5, 3.5], "b": [1, 2, 3, 4], "flag": [True, False, True, False],
+                  "y": [0, 1, 0, 1]}).to_csv(tmp_path / "d.csv", index=False)
+    ds = _load(tmp_path, {"source": "d.csv", "target": "y"})
+    assert ds.X.dtype == np.float64 and ds.X[:, 2].tolist() == [1.0, 0.0, 1.0, 0.0]
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"features": ["a", "y"]}, "'y' is the target; it cannot be a feature too"),
+    ({"features": ["a", "g"], "groups": "g"}, "'g' is the groups column"),
+    ({"groups": "g"}, "groups column 'g' is empty in 1 row(s)"),
+])
+def test_leaks_and_missing_groups_are_bad_input(tmp_path: Path, data: dict, message: str) -> None:
+    pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "g": ["p1", None, "p2", "p2"],
+                  "y": [0, 1, 0, 1]}).to_csv(tmp_path / "d.csv", index=False)
+    with pytest.raises(InputError) as info:
+        _load(tmp_path, {"source": "d.csv", "target": "y", **data})
+    assert message in str(info.value) and "s.yaml:" in str(info.value)

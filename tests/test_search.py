@@ -188,3 +188,49 @@ def test_unsupported_sampler_space_is_input_error(write_spec, tune) -> None:
     with pytest.raises(InputError, match="continuous"):
         tune(spec, method="grid")
     assert not (spec.parent / "run").exists()
+
+
+def test_interrupted_fresh_run_never_shows_or_resumes_the_previous_runs_trials(write_spec, tune, read_trials):
+    """A fresh run drops every selected model's old study up front, not when the model's turn comes:
+    interrupted during the first model, the run folder must not list the old run's second model."""
+    import os
+    import signal
+
+    from hpo_cli.errors import Interrupted
+
+    def spec(depths: list[int]) -> dict[str, Any]:
+        return {"data": {"source": "sklearn:iris"}, "models": [
+            {"name": "knn", "class": "KNeighborsClassifier", "method": "grid", "cv": 3,
+             "space": {"n_neighbors": [1, 3, 5, 7, 9, 11]}},
+            {"name": "tree", "class": "DecisionTreeClassifier", "method": "grid", "cv": 3,
+             "space": {"max_depth": depths}}]}
+
+    tune(write_spec(spec([2, 3, 4])))
+
+    class StopAfterFirstTrial:
+        def trial_finished(self, record: TrialRecord) -> None:
+            os.kill(os.getpid(), signal.SIGINT)  # the search's handler: finish this trial, save, exit 130
+
+    from hpo_cli.options import TuneOptions
+    from hpo_cli.search import run_tune
+
+    path = write_spec(spec([6, 7]))
+    run_dir = path.parent / "run"
+    with pytest.raises(Interrupted):
+        run_tune(TuneOptions(spec=path, output=run_dir, mlflow=False, quiet=True), observers=[StopAfterFirstTrial()])
+    rows = read_trials(run_dir)
+    assert {r["model"] for r in rows} == {"knn"} and len(rows) == 1
+    resumed = read_trials(tune(path, resume=True).run_dir)
+    assert sorted(r["param_max_depth"] for r in resumed if r["model"] == "tree") == ["6", "7"]
+
+
+def test_resume_after_editing_the_space_is_bad_input_not_a_traceback(write_spec, tune, read_trials) -> None:
+    spec = _tree_spec("random", 6)
+    path = write_spec(spec)
+    tune(path, trials=2)
+    spec["models"][0]["space"] = {**TREE_SPACE, "criterion": ["gini", "entropy", "log_loss"]}
+    write_spec(spec)
+    with pytest.raises(InputError, match="search space changed since the stored trials"):
+        tune(path, resume=True)
+    assert len(read_trials(path.parent / "run")) == 2  # the stored trials are intact
+    tune(path)  # without --resume the model starts over with the new space

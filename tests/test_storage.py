@@ -79,3 +79,11 @@ def test_unreachable_storage_is_bad_input_on_one_line(tmp_path: Path, write_spec
     lines = [line for line in res.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("--storage: cannot open storage"), res.stderr
     assert "Traceback" not in res.stderr and not out.exists()
+
+
+def test_journal_in_a_missing_folder_is_bad_input(tmp_path: Path, write_spec) -> None:
+    from hpo_cli.errors import InputError
+    from hpo_cli.storage import open_storage
+
+    with pytest.raises(InputError, match="cannot open storage"):
+        open_storage(tmp_path / "run", str(tmp_path / "missing" / "x.journal"))

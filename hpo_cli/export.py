@@ -78,10 +78,11 @@ def trials_csv(results: list[ModelResult], param_order: list[str] | None = None)
         for r in m.trials:
             metric_names.extend(n for n in r.metrics if n not in metric_names)
             params.extend(p for p in r.params if p not in params)
+    # The contract's order, the extra metrics after the fold scores they summarise.
     header = ["model", "trial", "state", "rank_test_score", "mean_test_score", "std_test_score"]
+    header += [f"split{k}_test_score" for k in range(n_splits)]
     for name in metric_names:
         header += [f"mean_test_{name}", f"std_test_{name}"]
-    header += [f"split{k}_test_score" for k in range(n_splits)]
     header += ["mean_fit_time", *(f"param_{p}" for p in params), "error"]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -91,10 +92,10 @@ def trials_csv(results: list[ModelResult], param_order: list[str] | None = None)
         for r in sorted(m.trials, key=lambda t: t.number):
             row: list[Any] = [m.name, r.number, r.state, rank.get(r.number, ""), _cell(r.mean_test_score),
                               _cell(r.std_test_score)]
+            row += [_cell(r.split_scores[k]) if k < len(r.split_scores) else "" for k in range(n_splits)]
             for name in metric_names:
                 info = r.metrics.get(name) or {}
                 row += [_cell(info.get("mean")), _cell(info.get("std"))]
-            row += [_cell(r.split_scores[k]) if k < len(r.split_scores) else "" for k in range(n_splits)]
             row += [_cell(r.mean_fit_time), *(_param_cell(r.params, p) for p in params), r.error or ""]
             writer.writerow(row)
     return buf.getvalue()

@@ -367,6 +367,11 @@ def check_spec(spec: Spec, only: Sequence[str] = ()) -> list[Problem]:
         problems += _check_scorers(spec, i, model, task)
         problems += _check_cv(spec, i, model, task)
         problems += _check_space(spec, i, model)
+    labels = {i: m or ("accuracy" if t == "classification" else "r2") for (i, m), t in zip(metrics, tasks, strict=True)}
+    first = next(iter(labels), None)  # the winner is picked by comparing scores: one metric for all models
+    problems += [spec.problem(("models", i, "metric"), f"'{label}' differs from {spec.models[first].name}'s "
+                              f"'{labels[first]}'; models of one run are compared by one metric (set it in "
+                              f"defaults, or split the spec)") for i, label in labels.items() if label != labels[first]]
     mixed = [m.name for m in spec.models if m.cv.kind != "timeseries" and (not only or m.name in only)]
     if spec.data is not None and spec.data.time is not None and mixed:
         problems.append(spec.problem(("data", "time"), f"data.time is set but {', '.join(mixed)} use(s) "

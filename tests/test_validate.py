@@ -404,3 +404,14 @@ def test_bundled_specs_validate_cleanly(spec):
         return
     code, _, err = run(*args, "--strict")
     assert code == 0, err
+
+
+def test_models_of_one_run_share_one_metric(tmp_path):
+    """best_model compares scores across models: accuracy against roc_auc would pick a wrong winner."""
+    spec = write(tmp_path, """data: {source: sklearn:breast_cancer, test_size: 0.2}
+models:
+  - {name: lr, class: LogisticRegression, metric: accuracy, space: {C: [0.1, 1.0]}, method: grid}
+  - {name: tree, class: DecisionTreeClassifier, metric: roc_auc, space: {max_depth: [2, 3]}, method: grid}
+""")
+    code, out, err = run("validate", str(spec))
+    assert code == 2 and "models[1].metric: 'roc_auc' differs from lr's 'accuracy'" in err and "Traceback" not in err

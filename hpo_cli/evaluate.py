@@ -98,13 +98,12 @@ class Evaluator:
             self.scorer = check_scoring(template, scoring=scoring)
         else:
             self.scorer = check_scoring(template, scoring=model.metric)
-        X, y = dataset.X, dataset.y
+        X = dataset.X
         self._take = (lambda a, idx: a.iloc[idx]) if hasattr(X, "iloc") else (lambda a, idx: a[idx])
         nbytes = getattr(X, "nbytes", _PRESLICE_BYTES)
         self._slices: list[tuple[Any, Any, Any, Any]] | None = None
         if nbytes * max(len(folds), 1) < _PRESLICE_BYTES:
             self._slices = [self._fold(tr, te) for tr, te in folds]
-        self._X, self._y = X, y
 
     def _fold(self, train: np.ndarray, test: np.ndarray) -> tuple[Any, Any, Any, Any]:
         X, y = self.dataset.X, self.dataset.y

@@ -22,7 +22,6 @@ from hpo_cli.results import COMPLETE, ModelResult, TrialRecord
 from hpo_cli.rundir import BEST_PARAMETERS, RESULTS_MD, RUN_JSON, TRIALS_CSV, atomic_write_text
 
 log = logging.getLogger("hpo")
-TIME_COLUMNS = ("mean_fit_time",)
 
 
 def _plain(value: Any) -> Any:

@@ -109,6 +109,7 @@ def param_values(param: Param) -> list[Any] | None:
 
 
 def _param_size(param: Param) -> int | None:
+    """``len(param_values(param))`` without building the list (an int range may span millions)."""
     if isinstance(param, CategoricalParam):
         return len(param.values)
     if isinstance(param, IntParam):

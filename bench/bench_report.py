@@ -89,8 +89,8 @@ def _time(fn, repeat: int = 1) -> float:  # noqa: ANN001 - a tiny timing helper
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
-    from hpo_cli.options import ReportOptions
-    from hpo_cli.report import build_report
+    from hpo_cli.core.options import ReportOptions
+    from hpo_cli.report.report import build_report
 
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp)

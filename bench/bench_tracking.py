@@ -1,6 +1,6 @@
 """What MLflow tracking costs a search, per trial: the local default store and a real ``mlflow server``.
 
-Drives ``hpo_cli.tracking`` exactly as the search does (a real Optuna study in a journal file,
+Drives ``hpo_cli.tracking.tracker`` exactly as the search does (a real Optuna study in a journal file,
 ``bind_study``, ``trial_finished`` per trial, ``flush``), in a temporary folder, and prints a Markdown
 table. Columns:
 
@@ -51,7 +51,7 @@ def _fit_once(X: Any, y: Any, C: float) -> list[float]:
 
 
 def _record(model: str, number: int, params: dict[str, Any], scores: list[float]) -> Any:
-    from hpo_cli.results import COMPLETE, TrialRecord
+    from hpo_cli.core.results import COMPLETE, TrialRecord
 
     mean = statistics.fmean(scores)
     return TrialRecord(model=model, number=number, state=COMPLETE, params=params, mean_test_score=mean,
@@ -68,8 +68,8 @@ def _search(folder: Path, uri: str | None, trials: int, fit: bool, name: str) ->
     from optuna.storages.journal import JournalFileBackend
     from sklearn.datasets import load_iris
 
-    from hpo_cli.options import TuneOptions
-    from hpo_cli.spec import load_spec
+    from hpo_cli.core.options import TuneOptions
+    from hpo_cli.spec.models import load_spec
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     folder.mkdir(parents=True, exist_ok=True)
@@ -84,7 +84,7 @@ def _search(folder: Path, uri: str | None, trials: int, fit: bool, name: str) ->
     out: dict[str, float] = {}
     tracker = None
     if uri is not None:
-        from hpo_cli.tracking import open_tracker
+        from hpo_cli.tracking.tracker import open_tracker
 
         t0 = time.perf_counter()
         tracker = open_tracker(spec, TuneOptions(spec=spec_path, tracking_uri=uri), folder / "run")

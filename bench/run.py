@@ -85,7 +85,7 @@ def workdir() -> Iterator[Path]:
 def hpo_available() -> str | None:
     """None when the engine can be imported, else why not (the bench still runs its other parts)."""
     try:
-        from hpo_cli.search import run_tune  # noqa: F401
+        from hpo_cli.tune.run import run_tune  # noqa: F401
     except Exception as exc:  # noqa: BLE001 - any import problem means "not ready", reported as such
         return f"hpo_cli.search.run_tune is not importable ({type(exc).__name__}: {exc})"
     return None
@@ -98,8 +98,8 @@ def run_hpo(spec: dict[str, Any], folder: Path, *, profile: cProfile.Profile | N
     ``collect=False`` when the caller times the call itself (``timed`` collects first): a collection
     inside the timed window cost 40-70 ms here and was charged to hpo.
     """
-    from hpo_cli.options import TuneOptions
-    from hpo_cli.search import run_tune
+    from hpo_cli.core.options import TuneOptions
+    from hpo_cli.tune.run import run_tune
 
     spec_path = folder / "spec.yaml"
     spec_path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")

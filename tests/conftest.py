@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from hpo_cli.options import TuneOptions
-from hpo_cli.results import RunResult
+from hpo_cli.core.options import TuneOptions
+from hpo_cli.core.results import RunResult
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def write_spec(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture
 def tune(tmp_path: Path) -> Callable[..., RunResult]:
     """``tune(spec_path, **TuneOptions fields)`` with MLflow off and the run folder in ``tmp_path/run``."""
-    from hpo_cli.search import run_tune
+    from hpo_cli.tune.run import run_tune
 
     def run(spec: Path, **options: Any) -> RunResult:
         options.setdefault("output", tmp_path / "run")

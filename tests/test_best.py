@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
-from hpo_cli.best import export_best
-from hpo_cli.errors import InputError
-from hpo_cli.options import BestOptions
+from hpo_cli.core.errors import InputError
+from hpo_cli.core.options import BestOptions
+from hpo_cli.report.best import export_best
 
 PARAMS = {"C": 0.1, "tol": 1e-05, "third": 1 / 3, "big": 1e20, "l1_ratio": None, "fit_intercept": True,
           "max_iter": 300, "penalty": "l2", "yes_string": "yes", "one_string": "1", "hidden_layer_sizes": [100, 50],
@@ -139,7 +139,7 @@ def test_hpo_best_imports_no_heavy_library(tmp_path: Path) -> None:
     """The training stage must not pay for optuna, mlflow, scikit-learn, pandas or numpy."""
     run = write_best(tmp_path / "run")
     code = (
-        "import sys\nfrom hpo_cli.cli import main\n"
+        "import sys\nfrom hpo_cli.cli.app import main\n"
         f"sys.argv = ['hpo', 'best', {str(run)!r}, '--format', 'json']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('optuna', 'mlflow', 'sklearn', 'pandas', 'numpy', 'scipy', 'matplotlib') "
@@ -200,8 +200,8 @@ def test_exported_parameters_rebuild_the_scored_model(real_run: Path, fmt: str, 
     from sklearn.datasets import load_iris
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-    from hpo_cli.estimators import build_estimator, resolve_estimator
-    from hpo_cli.spec import load_spec
+    from hpo_cli.problem.estimators import build_estimator, resolve_estimator
+    from hpo_cli.spec.models import load_spec
 
     res = subprocess.run([sys.executable, "-m", "hpo_cli", "best", str(real_run), "--model", model, "--format", fmt,
                           "--with-init"], capture_output=True, text=True, check=True)
@@ -229,9 +229,9 @@ def test_a_model_without_complete_trials_does_not_hide_the_others(tmp_path):
     """One model whose every trial failed writes params: null; hpo best still prints the winner."""
     import yaml
 
-    from hpo_cli.best import export_best
-    from hpo_cli.errors import InputError
-    from hpo_cli.options import BestOptions
+    from hpo_cli.core.errors import InputError
+    from hpo_cli.core.options import BestOptions
+    from hpo_cli.report.best import export_best
 
     (tmp_path / "best_parameters.yaml").write_text(yaml.safe_dump({
         "best_model": "tree", "metric": "accuracy", "direction": "maximize",
@@ -247,7 +247,7 @@ def test_a_model_without_complete_trials_does_not_hide_the_others(tmp_path):
 def test_mapping_values_keep_int_keys_in_every_text_format():
     import yaml
 
-    from hpo_cli.best import render
+    from hpo_cli.report.best import render
 
     params = {"class_weight": {0: 1, 1: 3}}
     for fmt in ("yaml", "env", "args"):

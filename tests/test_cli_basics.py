@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hpo_cli.cli import app
+from hpo_cli.cli.app import app
 
 ROOT = Path(__file__).parent.parent
 HEAVY = ("mlflow", "xgboost", "optuna", "sklearn", "lightgbm", "catboost")
@@ -18,7 +18,7 @@ HEAVY = ("mlflow", "xgboost", "optuna", "sklearn", "lightgbm", "catboost")
 PROBE = """
 import json, sys
 sys.argv = ["hpo", *json.loads(sys.argv[1])]
-from hpo_cli.cli import main
+from hpo_cli.cli.app import main
 try:
     main()
 except SystemExit as exc:

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
-from hpo_cli.cli import app
+from hpo_cli.cli.app import app
 
 GRID = {"n_estimators": [10, 20], "max_depth": [2, 4, None], "criterion": ["gini", "entropy"]}
 

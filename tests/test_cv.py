@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sklearn import model_selection as ms
 
-from hpo_cli.cv import describe, make_splitter
-from hpo_cli.spec import CVSpec
+from hpo_cli.problem.cv import describe, make_splitter
+from hpo_cli.spec.models import CVSpec
 
 
 @pytest.mark.parametrize(("cv", "task", "groups", "expected"), [
@@ -43,7 +43,7 @@ def test_unsupported_combinations() -> None:
 def test_fewer_groups_than_folds_is_input_error(tmp_path, write_spec, tune) -> None:
     import pandas as pd
 
-    from hpo_cli.errors import InputError
+    from hpo_cli.core.errors import InputError
 
     pd.DataFrame({"g": [1, 1, 2, 2, 3, 3], "x": range(6), "y": [0, 1, 0, 1, 0, 1]}).to_csv(tmp_path / "d.csv",
                                                                                           index=False)

@@ -3,7 +3,7 @@
 import pytest
 from sklearn.pipeline import Pipeline
 
-from hpo_cli.estimators import (
+from hpo_cli.problem.estimators import (
     accepts_extra_params,
     build_estimator,
     estimator_params,
@@ -12,7 +12,7 @@ from hpo_cli.estimators import (
     resolve_preprocess,
     task_of,
 )
-from hpo_cli.spec import ModelSpec
+from hpo_cli.spec.models import ModelSpec
 
 
 def model(**kw):
@@ -126,7 +126,7 @@ def test_xgboost_threads_only_when_unset():
 
 
 def test_effective_init_params_record_the_seeded_random_state():
-    from hpo_cli.estimators import effective_init_params
+    from hpo_cli.problem.estimators import effective_init_params
 
     assert effective_init_params(model(init_params={"max_iter": 50}, seed=3)) == {"max_iter": 50, "random_state": 3}
     assert effective_init_params(model(init_params={"random_state": None})) == {"random_state": None}
@@ -138,7 +138,7 @@ def test_every_sklearn_estimator_resolves_without_the_full_walk():
     """The short-name lookup by module must find exactly what ``all_estimators`` lists."""
     from sklearn.utils import all_estimators
 
-    from hpo_cli import estimators
+    from hpo_cli.problem import estimators
 
     missed = []
     for name, cls in all_estimators():

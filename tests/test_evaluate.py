@@ -6,9 +6,9 @@ import numpy as np
 from sklearn.datasets import load_iris
 from sklearn.model_selection import StratifiedKFold
 
-from hpo_cli.data import Dataset
-from hpo_cli.evaluate import Evaluator, error_text, mean_std
-from hpo_cli.spec import ModelSpec
+from hpo_cli.problem.data import Dataset
+from hpo_cli.search.evaluate import Evaluator, error_text, mean_std
+from hpo_cli.spec.models import ModelSpec
 
 
 def _evaluator(cls: str, **model) -> Evaluator:

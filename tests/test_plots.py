@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hpo_cli import plots
-from hpo_cli.rundata import ModelTrials, load_run
-from hpo_cli.stats import param_importance
+from hpo_cli.report import plots
+from hpo_cli.report.stats import param_importance
+from hpo_cli.rundir.read import ModelTrials, load_run
 
 SPEC = """\
 name: wine-plots

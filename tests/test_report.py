@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from hpo_cli.options import ReportOptions
-from hpo_cli.report import build_report
+from hpo_cli.core.options import ReportOptions
+from hpo_cli.report.report import build_report
 
 # LogisticRegression: penalty l1 with solver lbfgs is invalid, so some trials FAIL (grouped in the report).
 SPEC = """\
@@ -219,7 +219,7 @@ def test_report_of_a_run_in_progress_reads_the_storage(run_a: Path, tmp_path: Pa
     """A worker still going: one trial RUNNING and one new best finished after trials.csv was written."""
     import optuna
 
-    from hpo_cli import storage as store
+    from hpo_cli.storage import study as store
 
     run = tmp_path / "live"
     shutil.copytree(run_a, run)

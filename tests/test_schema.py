@@ -10,8 +10,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from hpo_cli.loader import load_document, parse_text
-from hpo_cli.schema import spec_json_schema
+from hpo_cli.spec.loader import load_document, parse_text
+from hpo_cli.spec.schema import spec_json_schema
 
 ROOT = Path(__file__).parent.parent
 SCHEMA_FILE = ROOT / "specs" / "schema.json"

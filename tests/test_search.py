@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from hpo_cli.errors import InputError
-from hpo_cli.results import TrialRecord
+from hpo_cli.core.errors import InputError
+from hpo_cli.core.results import TrialRecord
 
 TREE_SPACE = {
     "max_depth": {"type": "int", "low": 1, "high": 8},
@@ -153,8 +153,8 @@ class _Exploding:
 
 
 def test_observer_errors_never_stop_the_search(write_spec, tmp_path: Path) -> None:
-    from hpo_cli.options import TuneOptions
-    from hpo_cli.search import run_tune
+    from hpo_cli.core.options import TuneOptions
+    from hpo_cli.tune.run import run_tune
 
     observer = _Exploding()
     spec = write_spec(_tree_spec("random", 3))
@@ -196,7 +196,7 @@ def test_interrupted_fresh_run_never_shows_or_resumes_the_previous_runs_trials(w
     import os
     import signal
 
-    from hpo_cli.errors import Interrupted
+    from hpo_cli.core.errors import Interrupted
 
     def spec(depths: list[int]) -> dict[str, Any]:
         return {"data": {"source": "sklearn:iris"}, "models": [
@@ -211,8 +211,8 @@ def test_interrupted_fresh_run_never_shows_or_resumes_the_previous_runs_trials(w
         def trial_finished(self, record: TrialRecord) -> None:
             os.kill(os.getpid(), signal.SIGINT)  # the search's handler: finish this trial, save, exit 130
 
-    from hpo_cli.options import TuneOptions
-    from hpo_cli.search import run_tune
+    from hpo_cli.core.options import TuneOptions
+    from hpo_cli.tune.run import run_tune
 
     path = write_spec(spec([6, 7]))
     run_dir = path.parent / "run"

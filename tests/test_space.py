@@ -5,8 +5,8 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from hpo_cli import space
-from hpo_cli.spec import ModelSpec
+from hpo_cli.problem import space
+from hpo_cli.spec.models import ModelSpec
 
 
 def model(space_: dict) -> ModelSpec:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from hpo_cli.errors import InputError
-from hpo_cli.loader import parse_text
-from hpo_cli.spec import (
+from hpo_cli.core.errors import InputError
+from hpo_cli.spec.loader import parse_text
+from hpo_cli.spec.models import (
     CategoricalParam,
     FloatParam,
     IntParam,
@@ -185,7 +185,7 @@ def test_json_may_point_at_the_schema():
 
 def test_param_grid_without_method_is_a_grid(tmp_path):
     """The multi-model files users bring say param_grid and no method: that is GridSearchCV's grid."""
-    from hpo_cli.spec import load_spec
+    from hpo_cli.spec.models import load_spec
 
     path = tmp_path / "m.yaml"
     path.write_text("defaults: {cv: 3}\nmodels:\n"
@@ -199,8 +199,8 @@ def test_param_grid_without_method_is_a_grid(tmp_path):
 
 
 def test_a_misspelled_required_key_is_reported_once_as_the_typo(tmp_path):
-    from hpo_cli.errors import InputError
-    from hpo_cli.spec import load_spec
+    from hpo_cli.core.errors import InputError
+    from hpo_cli.spec.models import load_spec
 
     path = tmp_path / "t.yaml"
     path.write_text("data:\n  sorce: sklearn:iris\nmodels:\n  - {name: a, clas: SVC, space: {C: [1, 2]}}\n")

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from hpo_cli.cli import app
+from hpo_cli.cli.app import app
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 SPECS = sorted(p for p in [*SPECS_DIR.glob("*.yaml"), *SPECS_DIR.glob("*.json")] if p.name != "schema.json")

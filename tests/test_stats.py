@@ -7,7 +7,7 @@ import math
 import pytest
 from scipy import stats as sps
 
-from hpo_cli import stats
+from hpo_cli.report import stats
 
 
 def test_uncorrected_limit_matches_scipy_paired_t_test() -> None:

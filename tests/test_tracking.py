@@ -22,10 +22,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from mlflow_server import MlflowServer, free_port  # noqa: E402
 
-from hpo_cli.mlflow_logging import ChildCap  # noqa: E402
-from hpo_cli.options import TuneOptions  # noqa: E402
-from hpo_cli.results import COMPLETE, FAIL, PRUNED, TrialRecord  # noqa: E402
-from hpo_cli.tracking_setup import mlflow_default_uri, resolve_tracking_uri, sqlite_file  # noqa: E402
+from hpo_cli.core.options import TuneOptions  # noqa: E402
+from hpo_cli.core.results import COMPLETE, FAIL, PRUNED, TrialRecord  # noqa: E402
+from hpo_cli.tracking.names import ChildCap  # noqa: E402
+from hpo_cli.tracking.setup import mlflow_default_uri, resolve_tracking_uri, sqlite_file  # noqa: E402
 
 HPO = [sys.executable, "-m", "hpo_cli"]
 SLOW_MODULE = '''
@@ -258,7 +258,7 @@ def test_no_mlflow_never_imports_mlflow(tmp_path: Path) -> None:
     spec = iris_spec(tmp_path, trials=2)
     off = write_spec(tmp_path, {**json.loads(spec.read_text()), "tracking": {"mlflow": False}, "output": "off"},
                      "off")
-    code = ("import sys\nfrom hpo_cli.cli import main\nsys.argv = ['hpo', 'tune', *sys.argv[1:], '-q']\n"
+    code = ("import sys\nfrom hpo_cli.cli.app import main\nsys.argv = ['hpo', 'tune', *sys.argv[1:], '-q']\n"
             "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
             "print('MLFLOW' if any(m == 'mlflow' or m.startswith('mlflow.') for m in sys.modules) else 'CLEAN')\n")
     for args in ([str(spec), "--no-mlflow"], [str(off)]):
@@ -293,7 +293,7 @@ def test_mlflow_and_study_never_share_a_sqlite_file(tmp_path: Path) -> None:
 
 
 def test_tracking_uri_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from hpo_cli.spec import load_spec
+    from hpo_cli.spec.models import load_spec
 
     spec = load_spec(iris_spec(tmp_path, uri="sqlite:///from-spec.db"))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///from-env.db")

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hpo_cli.cli import app
-from hpo_cli.errors import InputError
-from hpo_cli.validate import check_spec, validate_spec
+from hpo_cli.checks.validate import check_spec, validate_spec
+from hpo_cli.cli.app import app
+from hpo_cli.core.errors import InputError
 
 MALFORMED = Path(__file__).parent / "malformed"
 SPECS = Path(__file__).parent.parent / "specs"
@@ -104,7 +104,7 @@ def run(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
     typer's CliRunner isolation: (exit code, stdout, stderr)."""
     import os
 
-    from hpo_cli import cli
+    from hpo_cli.cli import app as cli
 
     old_argv, old_cwd = sys.argv, os.getcwd()
     with runner.isolation() as (out, err, _):
@@ -381,7 +381,7 @@ def test_model_option_unknown_name_and_check_spec_api(tmp_path):
     spec = write(tmp_path, BASE + "models:\n  - {name: a, class: SVC, method: random, space: {C: [0.1, 1.0]}}\n")
     code, _, err = run("validate", str(spec), "--model", "b")
     assert code == 2 and err.startswith("--model: no model named 'b'")
-    from hpo_cli.spec import load_spec
+    from hpo_cli.spec.models import load_spec
 
     problems = check_spec(load_spec(spec), only=["a"])
     assert all(p.severity == "warning" for p in problems)

@@ -1,0 +1,233 @@
+"""Command-line interface: parses options, calls one core function per command, renders its result.
+
+Heavy modules (optuna, mlflow, scikit-learn, xgboost) are imported inside the commands so that
+``hpo --help`` and ``hpo best`` start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from hpo_cli import __version__
+from hpo_cli.core.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, HpoError, InputError, Location
+from hpo_cli.core.options import BestOptions, ReportOptions, TuneOptions
+
+app = typer.Typer(
+    name="hpo",
+    help="Declarative, tracked, reproducible hyperparameter search from one spec file.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"hpo {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """hpo turns a spec file into a complete, tracked, reproducible hyperparameter search."""
+
+
+def _duration_option(value: str | None) -> float | None:
+    from hpo_cli.spec.models import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise InputError(str(exc), Location("--timeout")) from None
+
+
+def _write(path: Path, text: str, option: str) -> None:
+    """An output file the user named: written atomically; a path that cannot be written is bad input."""
+    from hpo_cli.rundir.paths import atomic_write_text
+
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}", Location(option)) from None
+
+
+def _step_summary() -> str:
+    import os
+
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not summary:
+        raise InputError("needs $GITHUB_STEP_SUMMARY (set by GitHub Actions)", Location("--github"))
+    return summary
+
+
+@app.command()
+def tune(
+    spec: Annotated[Path, typer.Argument(metavar="SPEC", help="The spec file (YAML or JSON).")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Run folder (default: the spec's `output`, "
+                                                "else runs/<name>).")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Only this model (repeatable).")] = None,
+    method: Annotated[str | None, typer.Option(help="Override every model's method (grid, random, tpe, ...).")] = None,
+    trials: Annotated[int | None, typer.Option(help="Override the trial budget of every model.")] = None,
+    timeout: Annotated[str | None, typer.Option(help="Override the time budget per model, e.g. 90s, 30m, 2h.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the seed of every model.")] = None,
+    workers: Annotated[int, typer.Option(help="Parallel worker processes on this machine.")] = 1,
+    storage: Annotated[str | None, typer.Option(help="Optuna storage URL (default: a journal file in the run "
+                                                "folder).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in the run folder / storage.")] = False,
+    no_mlflow: Annotated[bool, typer.Option("--no-mlflow", help="Turn MLflow tracking off.")] = False,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+    data: Annotated[str | None, typer.Option(help="Data file (or sklearn:<name>) overriding the spec's "
+                                             "data.source.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+) -> None:
+    """Run every model's search, track it, and write the run folder."""
+    if trials is not None and trials <= 0:
+        raise InputError(f"must be a positive number, got {trials}", Location("--trials"))
+    if workers <= 0:
+        raise InputError(f"must be at least 1, got {workers}", Location("--workers"))
+    if workers > 1:  # say so rather than pretend: trials run in this one process for now
+        raise InputError("more than one worker is not available yet; run with --workers 1 (the default)",
+                         Location("--workers"))
+    options = TuneOptions(
+        spec=spec, output=output, models=list(model or []), method=method, trials=trials,
+        timeout=_duration_option(timeout), seed=seed, workers=workers, storage=storage, resume=resume,
+        mlflow=not no_mlflow, tracking_uri=tracking_uri, data=data, quiet=quiet,
+    )
+    from hpo_cli.cli.progress import progress_observer
+    from hpo_cli.tune.run import run_tune
+
+    with progress_observer(quiet=quiet, console=err) as observer:
+        result = run_tune(options, observers=[observer])
+    if not quiet:
+        from hpo_cli.cli.progress import render_run_summary
+
+        render_run_summary(result, out)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path | None, typer.Argument(help="Run folder (default: the newest under runs/).")] = None,
+    top: Annotated[int, typer.Option(help="Trials per model in the leaderboards.")] = 10,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the Markdown to this file.")] = None,
+    github: Annotated[bool, typer.Option("--github", help="Append to $GITHUB_STEP_SUMMARY.")] = False,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw PNG plots into the run folder.")] = True,
+    storage: Annotated[str | None, typer.Option(help="Read trials from this Optuna storage URL.")] = None,
+    compare: Annotated[Path | None, typer.Option(help="Another run folder to compare against (e.g. the PR "
+                                                 "base).")] = None,
+) -> None:
+    """Print PR-ready Markdown for a finished (or running) run."""
+    from hpo_cli.report.report import build_report
+    from hpo_cli.rundir.paths import resolve_run_dir
+
+    if top < 1:
+        raise InputError(f"must be at least 1, got {top}", Location("--top"))
+    if compare is not None and not compare.is_dir():
+        raise InputError(f"run folder not found: {compare}", Location("--compare"))
+    summary = _step_summary() if github else None  # checked before anything is written
+    # Plot links must resolve from where the Markdown ends up: beside --output, else the current folder.
+    options = ReportOptions(run_dir=resolve_run_dir(run_dir), top=top, plots=plots, storage=storage,
+                            compare=compare, link_base=(output.parent if output is not None else Path.cwd()))
+    markdown = build_report(options)
+    if output is not None:
+        _write(output, markdown, "--output")
+    if summary is not None:
+        try:
+            with open(summary, "a", encoding="utf-8") as fh:
+                fh.write(markdown + "\n")
+        except OSError as exc:
+            raise InputError(f"cannot append to $GITHUB_STEP_SUMMARY ({summary}): {exc.strerror or exc}",
+                             Location("--github")) from None
+    if output is None:
+        sys.stdout.write(markdown if markdown.endswith("\n") else markdown + "\n")
+
+
+@app.command()
+def best(
+    run_dir: Annotated[Path | None, typer.Argument(help="Run folder (default: the newest under runs/).")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="This model instead of the winner.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="yaml, json, env, hydra or args.")] = "yaml",
+    with_init: Annotated[bool, typer.Option("--with-init", help="Merge the fixed init_params in.")] = False,
+    prefix: Annotated[str, typer.Option(help="Key prefix for --format hydra.")] = "model",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")] = None,
+) -> None:
+    """Print the best parameters in the form a training stage reads."""
+    from hpo_cli.report.best import export_best
+    from hpo_cli.rundir.paths import resolve_run_dir
+
+    options = BestOptions(run_dir=resolve_run_dir(run_dir), model=model, format=fmt, with_init=with_init,
+                          prefix=prefix)
+    text = export_best(options)
+    if output is not None:
+        _write(output, text, "--output")
+    else:
+        sys.stdout.write(text)
+
+
+@app.command()
+def validate(
+    spec: Annotated[Path, typer.Argument(metavar="SPEC", help="The spec file (YAML or JSON).")],
+    data: Annotated[str | None, typer.Option(help="Data file (or sklearn:<name>) for a models-only spec.")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Only this model (repeatable).")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings fail (exit 2).")] = False,
+) -> None:
+    """Check a spec without running it: models, space sizes, fits, and best-practice warnings."""
+    from hpo_cli.checks.validate import render_validation, validate_spec
+
+    result = validate_spec(spec, data_override=data, only=list(model or []))
+    render_validation(result, out, err)
+    if strict and result.warnings:
+        # An InputError (not typer.Exit, whose code standalone_mode=False would drop) so the exit is 2.
+        raise InputError(f"{len(result.warnings)} warning(s) and --strict: failing", Location(str(spec)))
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec language (for editors)."""
+    from hpo_cli.spec.schema import spec_json_schema
+
+    sys.stdout.write(json.dumps(spec_json_schema(), indent=2) + "\n")
+
+
+def main() -> None:
+    """Entry point: maps hpo's errors to the contract's exit codes, never a traceback for bad input."""
+    try:
+        code = app(standalone_mode=False)  # without standalone mode, click *returns* a typer.Exit's code
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except HpoError as exc:
+        if isinstance(exc, InputError):
+            for problem in exc.problems:
+                err.print(str(problem), markup=False)
+        else:
+            err.print(f"error: {exc}", markup=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        # Usage errors of the (vendored) click parser: an unknown option, a bad number. They are bad input.
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
+            exc.show()
+            sys.exit(EXIT_BAD_INPUT)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Optuna samplers and pruners for a model's ``method`` and ``pruner``, seeded for reproducibility.
+
+Grid search does not use Optuna's ``GridSampler``: it cannot express ``when:`` conditions and it
+picks its next point by itself, which makes "never a point twice across a resume" hard to promise.
+``PointSampler`` instead hands Optuna the one point that ``search`` chose from a seeded permutation
+of ``space.grid_points`` minus the points already in the storage.
+
+A resumed study gets a sampler seed derived from the seed and the number of finished trials: with
+the original seed, a random sampler would replay the very parameter sets it drew before the stop.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from hpo_cli.problem import space
+from hpo_cli.spec.models import CategoricalParam, ModelSpec
+
+if TYPE_CHECKING:
+    import optuna
+
+
+def resume_seed(seed: int, n_finished: int) -> int:
+    """The sampler seed: the spec's seed on a fresh study, a distinct derived one after a resume."""
+    return seed if n_finished == 0 else (seed * 1_000_003 + n_finished) % (2**32)
+
+
+def startup_trials(model: ModelSpec, budget: int) -> int:
+    """TPE's random warm-up: the spec's ``startup_trials``, else max(10, 2 x dimensions), at most half the budget.
+
+    TPE models the good and bad regions from the trials it has; below ~2 trials per dimension its
+    model is noise, and with a small budget it still needs half of it to exploit what it learned.
+    """
+    if model.startup_trials:
+        return model.startup_trials
+    return max(1, min(max(10, 2 * space.dimensions(model)), budget // 2))
+
+
+def unsupported_reason(model: ModelSpec, method: str) -> str | None:
+    """Why Optuna's sampler for ``method`` cannot search this space, or None when it can."""
+    categorical = [n for n, p in model.space.items() if isinstance(p, CategoricalParam)]
+    conditional = [n for n, p in model.space.items() if p.when]
+    if method == "grid":
+        for name, param in model.space.items():
+            if space.param_values(param) is None:
+                return (f"grid search needs a finite grid, but '{name}' is a continuous float range; give it a "
+                        f"`step`, or use method tpe/random")
+    if method in ("qmc", "cmaes") and categorical:
+        return (f"{method} samples numeric ranges only, but {', '.join(categorical)} "
+                f"{'is' if len(categorical) == 1 else 'are'} categorical; use tpe or random for this model")
+    if method in ("qmc", "cmaes", "gp") and conditional:
+        return f"{method} cannot handle `when:` conditions ({', '.join(conditional)}); use tpe or random"
+    if method == "cmaes" and importlib.util.find_spec("cmaes") is None:
+        return "method cmaes needs the 'cmaes' package (pip install cmaes); or use tpe"
+    if method == "gp" and importlib.util.find_spec("torch") is None:
+        return "method gp needs PyTorch (pip install torch); or use tpe"
+    return None
+
+
+@functools.cache
+def _point_sampler_class() -> type:
+    import optuna
+
+    class PointSampler(optuna.samplers.BaseSampler):
+        """Returns the values of the grid point ``search`` chose for the next trial (``.point``)."""
+
+        def __init__(self, seed: int) -> None:
+            self.point: dict[str, Any] = {}
+            self._fallback = optuna.samplers.RandomSampler(seed=seed)
+
+        def infer_relative_search_space(self, study: Any, trial: Any) -> dict[str, Any]:
+            return {}
+
+        def sample_relative(self, study: Any, trial: Any, search_space: dict[str, Any]) -> dict[str, Any]:
+            return {}
+
+        def sample_independent(self, study: Any, trial: Any, param_name: str, param_distribution: Any) -> Any:
+            if param_name in self.point:
+                return self.point[param_name]
+            return self._fallback.sample_independent(study, trial, param_name, param_distribution)
+
+        def reseed_rng(self) -> None:
+            self._fallback.reseed_rng()
+
+    return PointSampler
+
+
+def make_sampler(model: ModelSpec, method: str, seed: int, budget: int) -> optuna.samplers.BaseSampler:
+    """The seeded Optuna sampler for ``method`` (``seed`` already adjusted by ``resume_seed``)."""
+    import optuna
+
+    if method == "grid":
+        return _point_sampler_class()(seed)
+    if method == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ExperimentalWarning for multivariate/group/qmc
+        if method == "tpe":
+            return optuna.samplers.TPESampler(
+                seed=seed, multivariate=True, group=space.is_conditional(model),
+                n_startup_trials=startup_trials(model, budget), constant_liar=False,
+                warn_independent_sampling=False,
+            )
+        if method == "qmc":
+            return optuna.samplers.QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False)
+        if method == "cmaes":
+            return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False,
+                                                n_startup_trials=min(10, max(1, budget // 5)))
+        if method == "gp":
+            return optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup_trials(model, budget))
+        if method == "nsga2":
+            return optuna.samplers.NSGAIISampler(seed=seed, population_size=max(4, min(50, budget // 4)))
+    raise ValueError(f"unknown method {method!r}")
+
+
+def make_pruner(name: str, n_folds: int) -> optuna.pruners.BasePruner:
+    """Fold-level pruners: a trial reports its running mean after each fold (step = fold index)."""
+    import optuna
+
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+    if name == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(n_folds, 2))
+    return optuna.pruners.NopPruner()

@@ -1,7 +1,7 @@
 """What MLflow tracking costs a search, per trial: the local default store and a real ``mlflow server``.
 
 Drives ``hpo_cli.tracking.tracker`` exactly as the search does (a real Optuna study in a journal file,
-``bind_study``, ``trial_finished`` per trial, ``flush``), in a temporary folder, and prints a Markdown
+``study_opened``, ``trial_finished`` per trial, ``flush``), in a temporary folder, and prints a Markdown
 table. Columns:
 
 - ``enqueue``: time ``trial_finished`` takes on the search's thread (the writes are queued);
@@ -88,7 +88,7 @@ def _search(folder: Path, uri: str | None, trials: int, fit: bool, name: str) ->
 
         t0 = time.perf_counter()
         tracker = open_tracker(spec, TuneOptions(spec=spec_path, tracking_uri=uri), folder / "run")
-        tracker.bind_study("logreg", study)
+        tracker.study_opened("logreg", study)
         out["open"] = time.perf_counter() - t0
     enqueue = 0.0
     started = time.perf_counter()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import yaml
 
-from hpo_cli.core.results import ModelResult, TrialRecord
-from hpo_cli.rundir.writers import best_parameters_yaml, ranks, trials_csv
+from hpo_cli.core.results import ModelResult, TrialRecord, ranks
+from hpo_cli.rundir.writers import best_parameters_yaml, trials_csv
 
 
 def _result() -> ModelResult:
@@ -59,7 +59,7 @@ def test_git_commit_read_from_the_repository_matches_git(tmp_path):
     """run.json's commit is read from .git directly (no subprocess); it must equal what git says."""
     import subprocess
 
-    from hpo_cli.rundir.writers import git_commit
+    from hpo_cli.rundir.provenance import git_commit
 
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True,

@@ -36,7 +36,7 @@ def test_syntax_errors_are_located(text, file, where):
 
 
 def test_suggest_prefers_case_slips_and_swapped_letters():
-    from hpo_cli.spec.loader import suggest
+    from hpo_cli.core.text import suggest
 
     assert suggest("lgo", ["low", "high", "log"]) == "; did you mean 'log'?"
     assert suggest("Accuracy", ["accuracy", "f1"]) == "; did you mean 'accuracy'?"

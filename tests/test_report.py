@@ -219,18 +219,19 @@ def test_report_of_a_run_in_progress_reads_the_storage(run_a: Path, tmp_path: Pa
     """A worker still going: one trial RUNNING and one new best finished after trials.csv was written."""
     import optuna
 
-    from hpo_cli.storage import study as store
+    from hpo_cli.storage.attrs import ATTR
+    from hpo_cli.storage.backend import open_storage
 
     run = tmp_path / "live"
     shutil.copytree(run_a, run)
     (run / "run.json").write_text((run / "run.json").read_text().replace(str(run_a), str(run)))
-    backend = store.open_storage(run, None)
+    backend = open_storage(run, None)
     study = optuna.load_study(study_name="iris-report.tree", storage=backend)
     study.ask()  # stays RUNNING
     new = study.ask()
     attrs = {"params": {"max_depth": 3, "min_samples_leaf": 1}, "split_scores": [1.0, 1.0, 1.0, 1.0, 0.995],
              "mean_test_score": 0.999, "std_test_score": 0.002, "fit_times": [0.001] * 5, "score_times": [0.001] * 5}
-    new.set_user_attr(store.ATTR, attrs)
+    new.set_user_attr(ATTR, attrs)
     study.tell(new, 0.999)
     md = build_report(ReportOptions(run, plots=True, link_base=run))
     assert "This run is still going" in md and "1 trial(s) running" in md

@@ -83,7 +83,7 @@ def test_unreachable_storage_is_bad_input_on_one_line(tmp_path: Path, write_spec
 
 def test_journal_in_a_missing_folder_is_bad_input(tmp_path: Path, write_spec) -> None:
     from hpo_cli.core.errors import InputError
-    from hpo_cli.storage.study import open_storage
+    from hpo_cli.storage.backend import open_storage
 
     with pytest.raises(InputError, match="cannot open storage"):
         open_storage(tmp_path / "run", str(tmp_path / "missing" / "x.journal"))

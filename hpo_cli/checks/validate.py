@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpo_cli.core.errors import InputError, Location, Problem
+from hpo_cli.core.text import suggest
+from hpo_cli.search.plan import planned_trials
 from hpo_cli.spec.models import (
-    DEFAULT_TRIALS,
     CategoricalParam,
     FloatParam,
     ModelSpec,
     Spec,
     data_path,
     load_spec,
-    suggest,
 )
 
 if TYPE_CHECKING:
@@ -187,12 +187,6 @@ def _log_spaced(low: float, high: float, n: int) -> str:
     return "[" + ", ".join(f"{v:.3g}" for v in values) + "]"
 
 
-def _effective_trials(model: ModelSpec, grid: int | None) -> int:
-    """Trials the search will run, as ``search`` counts them: the budget (default 50), at most the grid."""
-    trials = model.budget.trials or (grid if model.method == "grid" and grid is not None else DEFAULT_TRIALS)
-    return min(trials, grid) if model.method == "grid" and grid is not None else trials
-
-
 def _check_space(spec: Spec, i: int, model: ModelSpec) -> list[Problem]:
     from hpo_cli.problem.space import dimensions, grid_size, ordered_params
 
@@ -240,7 +234,7 @@ def _check_space(spec: Spec, i: int, model: ModelSpec) -> list[Problem]:
         problems.append(spec.problem(base + ("budget", "trials"), f"the grid has {grid} points but the budget is "
                                      f"{model.budget.trials} trials: {grid - model.budget.trials} points will never "
                                      f"be evaluated", severity="warning"))
-    trials = _effective_trials(model, grid)
+    trials = planned_trials(model, grid)
     if model.method == "tpe" and dims:
         needed = TPE_TRIALS_PER_DIMENSION * dims
         if trials < needed:
@@ -404,7 +398,7 @@ def summarize(spec: Spec, model: ModelSpec) -> ModelSummary:
     from hpo_cli.problem.space import dimensions, grid_size
 
     grid = grid_size(model)
-    trials = _effective_trials(model, grid)
+    trials = planned_trials(model, grid)
     folds = model.cv.folds * model.cv.repeats
     return ModelSummary(model.name, estimator_path(resolve_estimator(model.class_, spec.allow_modules)),
                         model.method, dimensions(model), grid, trials, folds, trials * folds, model.budget.timeout)

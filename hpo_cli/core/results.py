@@ -1,14 +1,15 @@
-"""Typed results shared by the search, tracking, progress and report modules.
+"""The shapes every stage shares: one trial (``TrialRecord``), one model's search, one run, and the observer events.
 
-These are the seams between modules: the search produces ``TrialRecord``s and ``ModelResult``s and
-hands them to ``RunObserver``s (progress display, MLflow tracking) without knowing what they do.
+``TrialRecord`` is the only shape of a trial above the storage: the search builds it, the storage rebuilds it
+from an Optuna trial, the run folder writes it, the report reads it back. The search hands records and
+results to ``RunObserver``s (progress display, MLflow tracking) without knowing what they do.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 COMPLETE, FAIL, PRUNED, RUNNING = "COMPLETE", "FAIL", "PRUNED", "RUNNING"
 
@@ -80,13 +81,67 @@ class RunResult:
     exit_code: int = 0
 
 
-class RunObserver(Protocol):
-    """Receives the search's events as they happen; implementations must not raise into the search."""
+@dataclass
+class FittedBest:
+    """A model's best parameters refitted on every training row, for observers that keep models (MLflow).
 
-    def model_started(self, model: str, study_name: str, budget: int | None, n_existing: int) -> None: ...
+    ``X``/``y`` are the held-out test rows when the spec has ``test_size`` (``on_test``), else the
+    training rows; ``X`` is a DataFrame so the model keeps its feature names.
+    """
 
-    def trial_finished(self, record: TrialRecord) -> None: ...
+    model: str
+    estimator: Any
+    X: Any
+    y: Any
+    task: str
+    on_test: bool
 
-    def model_finished(self, result: ModelResult) -> None: ...
 
-    def run_finished(self, result: RunResult) -> None: ...
+class RunObserver:
+    """What the search tells about a run as it happens: the one interface of progress display and tracking.
+
+    Every event is a no-op here, so an observer implements only what it needs. Events come in this order:
+    ``run_started(data_sha256)``; per model ``model_started``, ``study_opened`` (before any of its trials
+    runs), ``trial_finished`` per trial, ``best_refitted`` (only when some observer sets
+    ``wants_best_model``, or the spec has a test set), ``model_finished``; then ``run_finished`` after the
+    run folder is written, and ``close()`` always, also after an error or Ctrl-C. An observer that raises
+    is reported once and never stops the search.
+    """
+
+    #: True when the observer wants the refitted best model even without a held-out test set.
+    wants_best_model: bool = False
+
+    def run_started(self, data_sha256: str) -> None:
+        """Before the first model, once the data is loaded."""
+
+    def model_started(self, model: str, study_name: str, budget: int | None, n_existing: int) -> None:
+        """A model's search begins; ``n_existing`` trials are already in its study (``--resume``)."""
+
+    def study_opened(self, model: str, study: Any) -> None:
+        """The model's Optuna study exists; its trials have not started (tracking binds its parent run here)."""
+
+    def trial_finished(self, record: TrialRecord) -> None:
+        """One trial ended (COMPLETE, FAIL or PRUNED) and is stored."""
+
+    def best_refitted(self, fitted: FittedBest) -> None:
+        """The model's best parameters were refitted on every training row."""
+
+    def model_finished(self, result: ModelResult) -> None:
+        """The model's search ended; ``result.trials`` holds every trial of its study."""
+
+    def run_finished(self, result: RunResult) -> None:
+        """The run folder is written; an observer may still set ``result.exit_code`` and add warnings."""
+
+    def close(self) -> None:
+        """Release what the observer holds (the tracker flushes its writer process)."""
+
+
+def ranks(records: list[TrialRecord]) -> dict[int, int]:
+    """scikit-learn's ``rank_test_score`` (method "min": ties share the better rank) over COMPLETE trials."""
+    scores = sorted((r.mean_test_score for r in records if r.state == COMPLETE and r.mean_test_score is not None),
+                    reverse=True)
+    first: dict[float, int] = {}
+    for i, s in enumerate(scores):
+        first.setdefault(s, i + 1)
+    return {r.number: first[r.mean_test_score] for r in records
+            if r.state == COMPLETE and r.mean_test_score is not None}

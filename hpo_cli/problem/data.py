@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from hpo_cli.core.errors import InputError
-from hpo_cli.spec.models import DEFAULT_SEED, Spec, data_path, suggest
+from hpo_cli.core.text import suggest
+from hpo_cli.spec.models import DEFAULT_SEED, Spec, data_path
 
 SKLEARN_DATASETS = ("iris", "wine", "breast_cancer", "digits", "diabetes")
 

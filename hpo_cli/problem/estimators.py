@@ -12,7 +12,6 @@ turn them into located ``InputError``s (``validate.check_spec`` does, so ``hpo t
 
 from __future__ import annotations
 
-import difflib
 import functools
 import importlib
 import importlib.util
@@ -20,6 +19,8 @@ import inspect
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+from hpo_cli.core.text import suggest
 
 if TYPE_CHECKING:
     from hpo_cli.spec.models import ModelSpec
@@ -44,14 +45,6 @@ PREPROCESS_STEPS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 _SEED_PARAM = "random_state"
 _THREAD_PARAMS = {"xgboost": "n_jobs", "lightgbm": "n_jobs", "catboost": "thread_count"}
-
-
-def _did_you_mean(word: str, options: Sequence[str]) -> str:
-    by_lower = {o.lower(): o for o in options}
-    if word.lower() in by_lower:
-        return f"; did you mean '{by_lower[word.lower()]}'?"
-    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f"; did you mean '{match[0]}'?" if match else ""
 
 
 # Where scikit-learn's estimators and transformers live, most used first. Short names are looked up
@@ -144,7 +137,7 @@ def resolve_estimator(name: str, allow_modules: Sequence[str] = ()) -> type:
                     raise ValueError(f"'{name}' needs the '{package}' package, which is not installed "
                                      f"(pip install {package})")
                 return _check_estimator_class(getattr(importlib.import_module(package), name), name)
-        raise ValueError(f"unknown estimator '{name}'{_did_you_mean(name, short_names())} (a short name of a "
+        raise ValueError(f"unknown estimator '{name}'{suggest(name, short_names())} (a short name of a "
                          f"scikit-learn/XGBoost estimator, or a dotted path such as mypkg.models.MyModel)")
     module_name, _, attr = name.rpartition(".")
     if not _allowed(module_name, allow_modules):
@@ -157,7 +150,7 @@ def resolve_estimator(name: str, allow_modules: Sequence[str] = ()) -> type:
         raise ValueError(f"cannot import module '{module_name}' for '{name}': {exc}") from None
     if not hasattr(module, attr):
         options = [n for n in dir(module) if not n.startswith("_")]
-        raise ValueError(f"module '{module_name}' has no '{attr}'{_did_you_mean(attr, options)}")
+        raise ValueError(f"module '{module_name}' has no '{attr}'{suggest(attr, options)}")
     return _check_estimator_class(getattr(module, attr), name)
 
 
@@ -254,7 +247,7 @@ def _preprocess_class(name: str, allow_modules: Sequence[str]) -> tuple[str, typ
         if "." in name:
             raise
         options = [*PREPROCESS_STEPS, *(n for n in _sklearn_estimators() if n[0].isupper())]
-        raise ValueError(f"unknown preprocessing step '{name}'{_did_you_mean(name, options)} (short names: "
+        raise ValueError(f"unknown preprocessing step '{name}'{suggest(name, options)} (short names: "
                          f"{', '.join(PREPROCESS_STEPS)}; or a transformer class name)") from None
     if not callable(getattr(cls, "transform", None)):
         raise ValueError(f"'{name}' is not a transformer (it has no transform()); preprocess steps transform X")
@@ -289,7 +282,7 @@ def resolve_preprocess(steps: Sequence[str | dict[str, Any]],
         unknown = sorted(set(params) - estimator_params(cls))
         if unknown and not accepts_extra_params(cls):
             raise ValueError(f"preprocess step '{name}' has no parameter '{unknown[0]}'"
-                             f"{_did_you_mean(unknown[0], sorted(estimator_params(cls)))}")
+                             f"{suggest(unknown[0], sorted(estimator_params(cls)))}")
         unique, n = step_name, 2
         while unique in used or unique == "model":
             unique, n = f"{step_name}_{n}", n + 1
@@ -302,6 +295,11 @@ def _set_thread_count(cls: type, kwargs: dict[str, Any], n_jobs: int | None) -> 
     key = _THREAD_PARAMS.get(cls.__module__.split(".")[0])
     if key and n_jobs is not None and key not in kwargs:
         kwargs[key] = n_jobs
+
+
+def estimator_dotted(model: ModelSpec, allow_modules: Sequence[str] = ()) -> str:
+    """The dotted path of a model's estimator class, as best_parameters.yaml and the study record it."""
+    return estimator_path(resolve_estimator(model.class_, allow_modules))
 
 
 def effective_init_params(model: ModelSpec, allow_modules: Sequence[str] = ()) -> dict[str, Any]:

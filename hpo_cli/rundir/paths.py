@@ -16,7 +16,6 @@ BEST_PARAMETERS = "best_parameters.yaml"
 TRIALS_CSV = "trials.csv"
 RESULTS_MD = "results.md"
 RUN_JSON = "run.json"
-STUDY_JOURNAL = "study.journal"
 RUNS_ROOT = Path("runs")
 
 

@@ -19,7 +19,8 @@ from typing import Any
 import yaml
 
 from hpo_cli.core.errors import InputError, Location
-from hpo_cli.rundir.paths import BEST_PARAMETERS, RUN_JSON, STUDY_JOURNAL, TRIALS_CSV, yaml_load
+from hpo_cli.rundir.paths import BEST_PARAMETERS, RUN_JSON, TRIALS_CSV, yaml_load
+from hpo_cli.storage.backend import STUDY_JOURNAL
 
 TrialRow = dict[str, Any]
 """Keys: model, trial, state, rank, mean, std, splits (list), fit_time, params (dict), error, start, complete."""
@@ -138,15 +139,16 @@ def read_storage(url: str, run_dir: Path, spec_name: str | None) -> dict[str, Mo
     """
     import optuna
 
-    from hpo_cli.storage import study as store
+    from hpo_cli.storage import attrs as store
+    from hpo_cli.storage.backend import open_storage, study_names
 
     if not url.endswith(".journal") and "://" not in url and not url.startswith("journal:"):
         raise InputError(f"not an Optuna storage URL or journal file: {url}", Location("--storage"))
     if (url.endswith(".journal") or url.startswith("journal:")) and not Path(url.removeprefix("journal:")).is_file():
         raise InputError(f"study storage not found: {url}", Location("--storage"))
-    backend = store.open_storage(run_dir, url)
+    backend = open_storage(run_dir, url)
     models: dict[str, ModelTrials] = {}
-    for study_name in store.study_names(backend):
+    for study_name in study_names(backend):
         if spec_name is not None and not study_name.startswith(spec_name + "."):
             continue
         study = optuna.load_study(study_name=study_name, storage=backend)

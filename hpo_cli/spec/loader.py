@@ -8,7 +8,6 @@ YAML is read with the safe loader only, and ``1e-5`` resolves to a float as in Y
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -84,19 +83,6 @@ def dotted(path: PathKey) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
-
-
-def suggest(word: str, options: Any) -> str:
-    """'; did you mean X?' when a close option exists, else nothing.
-
-    Case slips and swapped letters (``lgo`` for ``log``) win over difflib's ratio, which ties them
-    with other words (``low``).
-    """
-    options = [str(o) for o in options]
-    word = str(word)
-    exact = [o for o in options if o.lower() == word.lower() or sorted(o.lower()) == sorted(word.lower())]
-    match = exact[:1] or difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f"; did you mean '{match[0]}'?" if match else ""
 
 
 def origin_of(doc: Document | None, path: PathKey) -> PathKey:

@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from hpo_cli.core.errors import Problem
-from hpo_cli.spec.loader import Document, PathKey, dotted, origin_of, suggest, written_path
+from hpo_cli.core.text import suggest
+from hpo_cli.spec.loader import Document, PathKey, dotted, origin_of, written_path
 
 
 def _real_path(data: Any, loc: tuple[Any, ...]) -> PathKey:

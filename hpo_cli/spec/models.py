@@ -13,16 +13,17 @@ import copy
 import hashlib
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hpo_cli.core.errors import InputError, Location, Problem
 from hpo_cli.spec.loader import Document, PathKey, dotted, load_document, origin_of, rename, written_path
-from hpo_cli.spec.loader import suggest as suggest  # re-exported: data.py and validate use it
 from hpo_cli.spec.messages import validation_problems
 
-METHODS = ("grid", "random", "tpe", "qmc", "cmaes", "gp", "nsga2")
+#: Search methods: the spec's ``method``, ``--method`` and ``hpo validate`` all read this one list.
+Method = Literal["grid", "random", "tpe", "qmc", "cmaes", "gp", "nsga2"]
+METHODS: tuple[str, ...] = get_args(Method)
 INTERNAL_FIELDS = frozenset({"path", "sha256", "doc", "data_from_cli"})  # set by load_spec, not spec language
 DEFAULT_SEED = 42
 DEFAULT_TRIALS = 50
@@ -131,7 +132,7 @@ class ModelSpec(StrictModel):
     init_params: dict[str, Any] = Field(default_factory=dict)
     preprocess: list[str | dict[str, dict[str, Any] | None]] = Field(default_factory=list)
     space: dict[str, Param] = Field(default_factory=dict)
-    method: Literal["grid", "random", "tpe", "qmc", "cmaes", "gp", "nsga2"] = "tpe"
+    method: Method = "tpe"
     cv: CVSpec = Field(default_factory=CVSpec)
     metric: str | None = None  # None: the estimator's own score (accuracy / r2)
     metrics: list[str] = Field(default_factory=list)

@@ -56,15 +56,15 @@ from pathlib import Path
 from typing import Any
 
 from hpo_cli.core.options import TuneOptions
-from hpo_cli.core.results import COMPLETE, FAIL, ModelResult, RunResult, TrialRecord
+from hpo_cli.core.results import COMPLETE, FAIL, FittedBest, ModelResult, RunObserver, RunResult, TrialRecord
 from hpo_cli.spec.models import Spec
+from hpo_cli.storage.attrs import STUDY_MLFLOW_PARENT
 from hpo_cli.tracking import names as ml
 from hpo_cli.tracking.setup import resolve_tracking_uri, tracking_enabled
 from hpo_cli.tracking.worker import Channel, Lost
 
 __all__ = ["Tracker", "open_tracker", "resolve_tracking_uri", "tracking_enabled"]
 
-PARENT_ATTR = "mlflow_parent_run_id"
 CLOSE_TIMEOUT = 300.0  # seconds close() waits for queued writes (a model upload can be slow)
 CONNECT_TIMEOUT = 120.0  # a fresh interpreter importing mlflow and creating the SQLite tables, on a busy machine
 _log = logging.getLogger("hpo.tracking")
@@ -99,8 +99,10 @@ class _Model:
     finished: bool = False
 
 
-class Tracker:
+class Tracker(RunObserver):
     """The MLflow ``RunObserver``; see the module docstring for the protocol the search follows."""
+
+    wants_best_model = True
 
     def __init__(self, uri: str, spec: Spec, options: TuneOptions, run_dir: Path) -> None:
         self.tracking_uri = uri
@@ -174,7 +176,7 @@ class Tracker:
     def model_started(self, model: str, study_name: str, budget: int | None, n_existing: int) -> None:
         self._state(model, study_name).study_name = study_name
 
-    def bind_study(self, model: str, study: Any) -> None:
+    def study_opened(self, model: str, study: Any) -> None:
         """Find or create the model's parent run (id kept in the study) and learn which trials are logged.
 
         Synchronous on purpose: the trials of this study must not start before their parent is known.
@@ -193,7 +195,7 @@ class Tracker:
 
     def _bind(self, st: _Model, study: Any) -> None:
         st.study_name = getattr(study, "study_name", st.study_name)
-        parent_id = study.user_attrs.get(PARENT_ATTR) if study is not None else None
+        parent_id = study.user_attrs.get(STUDY_MLFLOW_PARENT) if study is not None else None
         if parent_id and not self._call("usable_parent", parent_id):
             parent_id = None
         if parent_id:
@@ -201,8 +203,8 @@ class Tracker:
         else:
             parent_id = self._create_parent(st)
             if study is not None:
-                study.set_user_attr(PARENT_ATTR, parent_id)
-                winner = study.user_attrs.get(PARENT_ATTR)
+                study.set_user_attr(STUDY_MLFLOW_PARENT, parent_id)
+                winner = study.user_attrs.get(STUDY_MLFLOW_PARENT)
                 if winner and winner != parent_id and self._call("usable_parent", winner):
                     self._call("delete", parent_id)  # another worker bound first: use its parent
                     parent_id = winner
@@ -315,12 +317,14 @@ class Tracker:
         self._send("log", st.parent_id, metrics, tags)
         self._send("status", st.parent_id, status)
 
-    def log_best_model(self, model: str, estimator: Any, X: Any, y: Any, task: str, on_test: bool) -> None:
+    def best_refitted(self, fitted: FittedBest) -> None:
         """Queue the refitted best model (right flavour, signature, input example) and its diagnostics.
 
-        ``X, y``: the held-out test set when the spec has ``test_size`` (``on_test=True``), else the
-        training data; ``task`` is ``classification`` or ``regression``. Do not mutate the estimator after.
+        ``fitted.X, fitted.y``: the held-out test set when the spec has ``test_size`` (``on_test``), else
+        the training data. The estimator must not be mutated after.
         """
+        model, estimator, X, y, task, on_test = (fitted.model, fitted.estimator, fitted.X, fitted.y, fitted.task,
+                                                 fitted.on_test)
         st = self._state(model)
         if self.failed or not st.parent_id:
             return
@@ -338,8 +342,9 @@ class Tracker:
         if not self.failed and st.parent_id:
             self._send("artifacts", st.parent_id, [str(p) for p in paths], artifact_path)
 
-    def set_data_sha256(self, sha256: str) -> None:
+    def run_started(self, data_sha256: str) -> None:
         """Tag every parent (and future ones) with the data's sha256."""
+        sha256 = data_sha256
         self.data_sha256 = sha256
         with self._lock:
             parents = [st.parent_id for st in self._models.values() if st.parent_id]

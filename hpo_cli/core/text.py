@@ -1,0 +1,20 @@
+"""Words for messages: the one "did you mean" every located error uses (spec keys, estimators, datasets, options)."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+
+def suggest(word: Any, options: Iterable[Any]) -> str:
+    """'; did you mean X?' when a close option exists, else nothing.
+
+    Case slips and swapped letters (``lgo`` for ``log``) win over difflib's ratio, which ties them
+    with other words (``low``).
+    """
+    choices = [str(o) for o in options]
+    word = str(word)
+    exact = [o for o in choices if o.lower() == word.lower() or sorted(o.lower()) == sorted(word.lower())]
+    match = exact[:1] or difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"; did you mean '{match[0]}'?" if match else ""

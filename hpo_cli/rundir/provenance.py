@@ -1,0 +1,125 @@
+"""Provenance of a run (``run.json``): what ran, on which data and code, when, and where it is stored.
+
+The git commit and the package versions are read here once for everyone: run.json records them and the
+MLflow parent runs carry them as tags.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from hpo_cli.core.results import ModelResult
+
+#: The packages that decide a result; the optional estimator libraries are listed only when installed.
+PACKAGES = ("hpo", "optuna", "scikit-learn", "xgboost", "pandas", "numpy", "mlflow")
+OPTIONAL_PACKAGES = ("lightgbm", "catboost")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions read from package metadata (no import of mlflow or xgboost needed).
+
+    run.json and the MLflow parent's ``hpo.version.*`` tags both come from here.
+    """
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in (*PACKAGES, *OPTIONAL_PACKAGES):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            if name in PACKAGES:
+                out[name] = None
+    return out
+
+
+def git_commit(folder: Path) -> str | None:
+    """The commit checked out in the git repository holding ``folder``, or None.
+
+    Read from ``.git`` itself (HEAD, the ref file or ``packed-refs``; worktrees' ``gitdir:`` files too):
+    spawning ``git rev-parse`` from a process holding scikit-learn cost ~40 ms, more than a short search.
+    """
+    for top in (folder.resolve(), *folder.resolve().parents):
+        dot = top / ".git"
+        if dot.is_file():  # a worktree or submodule: "gitdir: <path>"
+            text = dot.read_text(encoding="utf-8", errors="replace").strip()
+            dot = (top / text.removeprefix("gitdir:").strip()).resolve() if text.startswith("gitdir:") else dot
+        if dot.is_dir():
+            return _resolve_head(dot)
+    return None
+
+
+def _resolve_head(git_dir: Path) -> str | None:
+    try:
+        head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
+        if not head.startswith("ref:"):
+            return head or None
+        ref = head.removeprefix("ref:").strip()
+        common = git_dir
+        if (git_dir / "commondir").is_file():  # worktrees keep refs in the main repository
+            common = (git_dir / (git_dir / "commondir").read_text(encoding="utf-8").strip()).resolve()
+        for base in (git_dir, common):
+            if (base / ref).is_file():
+                return (base / ref).read_text(encoding="utf-8").strip() or None
+        packed = common / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text(encoding="utf-8").splitlines():
+                sha, _, name = line.partition(" ")
+                if name == ref:
+                    return sha
+    except OSError:
+        return None
+    return None  # a branch with no commit yet
+
+
+class RunInfo:
+    """Provenance of a run (``run.json``): what ran, on which data and code, when, and where it is stored."""
+
+    def __init__(self, spec: Any, options: Any, dataset: Any, storage_url: str, started_at: Any, seed: int) -> None:
+        import sys
+
+        data = spec.data
+        self.info: dict[str, Any] = {
+            "spec": {"name": spec.name, "path": str(spec.path) if spec.path else None, "sha256": spec.sha256},
+            "data": {"source": dataset.source, "sha256": dataset.sha256, "target": dataset.target,
+                     "task": dataset.task, "n_train": dataset.n_rows,
+                     "n_test": 0 if dataset.y_test is None else len(dataset.y_test),
+                     "test_size": data.test_size if data else None, "test_split": dataset.test_split or None,
+                     "features": dataset.feature_names},
+            "seed": seed,  # of the held-out split; each model's own seed is in its study's hpo_model attribute
+            "models": {},
+            "status": "running",
+            "started": started_at.isoformat(timespec="seconds"),
+            "ended": None,
+            "storage": storage_url,
+            "resumed": bool(options.resume),
+            "mlflow_run_ids": {},
+            "git_commit": None,
+            "versions": {},
+            "command": [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv and sys.argv[0] else [],
+        }
+        # .git and package metadata cost ~10 ms: gather them while the first trials run.
+        self._provenance = threading.Thread(target=self._gather, args=(spec.base_dir,), daemon=True)
+        self._provenance.start()
+
+    def _gather(self, folder: Path) -> None:
+        self.info["git_commit"] = git_commit(folder)
+        self.info["versions"] = package_versions()
+
+    def finish(self, status: str, results: list[ModelResult], run_ids: dict[str, str] | None = None) -> None:
+        from datetime import UTC, datetime
+
+        self.info["status"] = status
+        self.info["ended"] = datetime.now(UTC).isoformat(timespec="seconds")
+        self.info["models"] = {m.name: {"study": m.study_name, "method": m.method, "n_trials": len(m.trials),
+                                        "n_complete": m.n_complete, "n_failed": m.n_failed, "n_pruned": m.n_pruned,
+                                        "stop_reason": m.stop_reason, "wall_time": round(m.wall_time, 3)}
+                               for m in results}
+        if isinstance(run_ids, dict):
+            self.info["mlflow_run_ids"] = dict(run_ids)
+
+    def as_dict(self) -> dict[str, Any]:
+        self._provenance.join()
+        return self.info

@@ -1,0 +1,68 @@
+"""A model made ready to search: its folds, its evaluator, its trial budget and (for grids) its points.
+
+The budget rule lives here once: ``hpo validate`` counts trials and fits with :func:`planned_trials`, and the
+search stops at the same number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hpo_cli.core.errors import InputError
+from hpo_cli.core.values import plain
+from hpo_cli.problem import space
+from hpo_cli.problem.cv import describe, make_folds
+from hpo_cli.problem.data import Dataset
+from hpo_cli.problem.estimators import effective_init_params, estimator_dotted
+from hpo_cli.search import samplers
+from hpo_cli.search.evaluate import Evaluator, metric_label
+from hpo_cli.spec.models import DEFAULT_TRIALS, ModelSpec, Spec
+
+
+def planned_trials(model: ModelSpec, grid_size: int | None) -> int:
+    """Trials the search will run: the budget (default 50), a grid's size when it has no budget, at most the grid."""
+    is_grid = model.method == "grid" and grid_size is not None
+    trials = model.budget.trials or (grid_size if is_grid else DEFAULT_TRIALS)
+    assert trials is not None
+    return min(trials, grid_size) if is_grid and grid_size is not None else trials
+
+
+@dataclass
+class Prepared:
+    """A model ready to search: its place in the spec, its evaluator (with the folds), budget and grid points."""
+
+    index: int
+    model: ModelSpec
+    evaluator: Evaluator
+    budget: int
+    grid: list[dict[str, Any]] | None
+
+
+def prepare_model(spec: Spec, index: int, dataset: Dataset) -> Prepared:
+    """Folds, scorers and grid of one model; what only the data can reveal is a located InputError."""
+    model = spec.models[index]
+    reason = samplers.unsupported_reason(model, model.method)
+    if reason:
+        raise InputError(spec.problem(("models", index, "method"), reason))
+    folds = make_folds(spec, index, dataset)
+    try:
+        evaluator = Evaluator(model, dataset, folds, spec.allow_modules)
+    except ValueError as exc:
+        key = "metrics" if "scor" in str(exc) or "metric" in str(exc) else "class"
+        key = "metric" if model.metric and model.metric in str(exc) else key
+        raise InputError(spec.problem(("models", index, key), str(exc))) from None
+    grid = space.grid_points(model) if model.method == "grid" else None
+    return Prepared(index, model, evaluator, planned_trials(model, len(grid) if grid is not None else None), grid)
+
+
+def model_info(spec: Spec, model: ModelSpec, evaluator: Evaluator) -> dict[str, Any]:
+    """The study's ``hpo_model`` attribute: enough to read the study without the spec."""
+    ds = evaluator.dataset
+    return plain({
+        "name": model.name, "estimator": estimator_dotted(model, spec.allow_modules),
+        "init_params": effective_init_params(model, spec.allow_modules),
+        "metric": metric_label(model.metric, ds.task), "metrics": list(model.metrics), "method": model.method,
+        "cv": describe(model.cv, ds.task, ds.groups is not None), "n_splits": len(evaluator.folds),
+        "seed": model.seed, "space": list(model.space),
+    })

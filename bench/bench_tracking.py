@@ -69,7 +69,7 @@ def _search(folder: Path, uri: str | None, trials: int, fit: bool, name: str) ->
     from sklearn.datasets import load_iris
 
     from hpo_cli.core.options import TuneOptions
-    from hpo_cli.spec.models import load_spec
+    from hpo_cli.spec.load import load_spec
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     folder.mkdir(parents=True, exist_ok=True)

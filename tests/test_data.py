@@ -13,7 +13,7 @@ from sklearn.model_selection import train_test_split
 
 from hpo_cli.core.errors import InputError
 from hpo_cli.problem.data import load_dataset
-from hpo_cli.spec.models import load_spec
+from hpo_cli.spec.load import load_spec
 
 
 def _spec(tmp_path: Path, data: dict, cls: str = "LogisticRegression") -> Path:

@@ -7,16 +7,10 @@ from pathlib import Path
 import pytest
 
 from hpo_cli.core.errors import InputError
+from hpo_cli.spec.duration import parse_duration
+from hpo_cli.spec.load import build_spec, data_path, load_spec
 from hpo_cli.spec.loader import parse_text
-from hpo_cli.spec.models import (
-    CategoricalParam,
-    FloatParam,
-    IntParam,
-    build_spec,
-    data_path,
-    load_spec,
-    parse_duration,
-)
+from hpo_cli.spec.models import CategoricalParam, FloatParam, IntParam
 
 
 def spec_of(text: str, file: str = "s.yaml", data: str | None = None):
@@ -185,7 +179,7 @@ def test_json_may_point_at_the_schema():
 
 def test_param_grid_without_method_is_a_grid(tmp_path):
     """The multi-model files users bring say param_grid and no method: that is GridSearchCV's grid."""
-    from hpo_cli.spec.models import load_spec
+    from hpo_cli.spec.load import load_spec
 
     path = tmp_path / "m.yaml"
     path.write_text("defaults: {cv: 3}\nmodels:\n"
@@ -200,7 +194,7 @@ def test_param_grid_without_method_is_a_grid(tmp_path):
 
 def test_a_misspelled_required_key_is_reported_once_as_the_typo(tmp_path):
     from hpo_cli.core.errors import InputError
-    from hpo_cli.spec.models import load_spec
+    from hpo_cli.spec.load import load_spec
 
     path = tmp_path / "t.yaml"
     path.write_text("data:\n  sorce: sklearn:iris\nmodels:\n  - {name: a, clas: SVC, space: {C: [1, 2]}}\n")

@@ -293,7 +293,7 @@ def test_mlflow_and_study_never_share_a_sqlite_file(tmp_path: Path) -> None:
 
 
 def test_tracking_uri_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from hpo_cli.spec.models import load_spec
+    from hpo_cli.spec.load import load_spec
 
     spec = load_spec(iris_spec(tmp_path, uri="sqlite:///from-spec.db"))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///from-env.db")

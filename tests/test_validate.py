@@ -381,7 +381,7 @@ def test_model_option_unknown_name_and_check_spec_api(tmp_path):
     spec = write(tmp_path, BASE + "models:\n  - {name: a, class: SVC, method: random, space: {C: [0.1, 1.0]}}\n")
     code, _, err = run("validate", str(spec), "--model", "b")
     assert code == 2 and err.startswith("--model: no model named 'b'")
-    from hpo_cli.spec.models import load_spec
+    from hpo_cli.spec.load import load_spec
 
     problems = check_spec(load_spec(spec), only=["a"])
     assert all(p.severity == "warning" for p in problems)

@@ -19,13 +19,12 @@ from typing import TYPE_CHECKING, Any
 from hpo_cli.core.errors import InputError, Location, Problem
 from hpo_cli.core.text import suggest
 from hpo_cli.search.plan import planned_trials
+from hpo_cli.spec.load import data_path, load_spec
 from hpo_cli.spec.models import (
     CategoricalParam,
     FloatParam,
     ModelSpec,
     Spec,
-    data_path,
-    load_spec,
 )
 
 if TYPE_CHECKING:

@@ -45,7 +45,7 @@ def _root(
 
 
 def _duration_option(value: str | None) -> float | None:
-    from hpo_cli.spec.models import parse_duration
+    from hpo_cli.spec.duration import parse_duration
 
     try:
         return parse_duration(value)

@@ -22,7 +22,8 @@ import pandas as pd
 
 from hpo_cli.core.errors import InputError
 from hpo_cli.core.text import suggest
-from hpo_cli.spec.models import DEFAULT_SEED, Spec, data_path
+from hpo_cli.spec.load import data_path
+from hpo_cli.spec.models import DEFAULT_SEED, Spec
 
 SKLEARN_DATASETS = ("iris", "wine", "breast_cancer", "digits", "diabetes")
 

@@ -1,25 +1,21 @@
-"""The spec language: typed models of a spec file, and loading one into them with located errors.
+"""The spec language as typed pydantic models: what a spec may say once its dialects are rewritten.
 
-Loading runs in three steps so that every error still points at the user's own text:
-``normalize`` rewrites the accepted synonyms (``param_grid``, ``hyperparameters``, ``min``/``max``,
-plain lists) into one canonical shape, ``merge_defaults`` copies ``defaults`` into each model while
-remembering where each copied value came from, and pydantic checks types. Semantic checks that
-need scikit-learn (estimators, scorers) live in ``validate``; this module imports neither.
+These models see the canonical shape only (``space`` with ``low``/``high``/``values``, ``defaults``
+already merged into each model): ``normalize`` rewrites the accepted synonyms first and ``load``
+drives the steps, so every field here has one spelling. Checks that need scikit-learn, optuna or the
+data (estimators, scorers, columns) live in ``checks``; this module imports none of them.
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hpo_cli.core.errors import InputError, Location, Problem
-from hpo_cli.spec.loader import Document, PathKey, dotted, load_document, origin_of, rename, written_path
-from hpo_cli.spec.messages import validation_problems
+from hpo_cli.core.errors import Location, Problem
+from hpo_cli.spec.duration import parse_duration
+from hpo_cli.spec.loader import Document, PathKey, dotted, origin_of, written_path
 
 #: Search methods: the spec's ``method``, ``--method`` and ``hpo validate`` all read this one list.
 Method = Literal["grid", "random", "tpe", "qmc", "cmaes", "gp", "nsga2"]
@@ -27,27 +23,6 @@ METHODS: tuple[str, ...] = get_args(Method)
 INTERNAL_FIELDS = frozenset({"path", "sha256", "doc", "data_from_cli"})  # set by load_spec, not spec language
 DEFAULT_SEED = 42
 DEFAULT_TRIALS = 50
-
-_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*$")
-
-
-def parse_duration(value: Any) -> float | None:
-    """Seconds from ``90``, ``90s``, ``20m``, ``2h`` or ``1h30m``; the CLI's ``--timeout`` uses it too."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 90s, 20m or 2h")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if re.fullmatch(r"\d+(\.\d+)?", text):
-            return float(text)
-        m = _DURATION.match(text)
-        if m and any(m.groups()):
-            h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-            return h * 3600 + mi * 60 + s
-    raise ValueError(f"expected a duration such as 90s, 20m or 2h, got {value!r}")
 
 
 class StrictModel(BaseModel):
@@ -219,185 +194,3 @@ class Spec(StrictModel):
             out = Path(self.output)
             return out if out.is_absolute() else Path.cwd() / out
         return Path.cwd() / "runs" / self.name
-
-
-# --- loading ---------------------------------------------------------------------------------------
-
-_PARAM_SYNONYMS = {"min": "low", "max": "high", "choices": "values"}
-_SPACE_SYNONYMS = ("param_grid", "space", "hyperparameters")
-_MERGED_MAPPINGS = ("cv", "budget")
-
-
-def _normalize_entry(doc: Document, space: dict, base: PathKey, name: str, typed: bool) -> None:
-    """Bring one space entry to ``{type, low, high, ...}`` or ``{type: categorical, values}``."""
-    path = base + (name,)
-    entry = space[name]
-    if isinstance(entry, list):
-        doc.values[path + ("values",)] = doc.values.get(path, (1, 1))
-        space[name] = {"type": "categorical", "values": entry}
-        return
-    if not isinstance(entry, dict):
-        return  # pydantic reports the wrong type at this exact place
-    for old, new in _PARAM_SYNONYMS.items():
-        if old in entry and new not in entry:
-            rename(doc, entry, path, old, new)
-    if typed:  # Hydra-style typed entries: {tune, type, low, high, step: null, log, values}
-        entry.pop("tune", None)
-        for key in ("value", "default"):
-            entry.pop(key, None)
-        if entry.get("step", 0) is None:
-            entry.pop("step")
-    if entry.get("type") == "bool":
-        entry["type"] = "categorical"
-        entry.setdefault("values", [True, False])
-    elif "type" not in entry and "values" in entry:
-        entry["type"] = "categorical"
-    elif "type" not in entry and "low" in entry and "high" in entry:
-        # {low: 1, high: 10} is an int range, {low: 0.1, high: 1} a float one: as written.
-        ints = all(isinstance(entry[k], int) and not isinstance(entry[k], bool) for k in ("low", "high"))
-        entry["type"] = "int" if ints and not isinstance(entry.get("step"), float) else "float"
-
-
-def _normalize_model(doc: Document, model: dict, base: PathKey) -> None:
-    present = [k for k in _SPACE_SYNONYMS if k in model]
-    if len(present) > 1:
-        loc = doc.locate(base + (present[1],), key=True)
-        raise InputError(f"give the search space once: {' and '.join(present)} are synonyms",
-                         loc, dotted(base + (present[1],)))
-    if not present:
-        return
-    key = present[0]
-    typed = key == "hyperparameters"
-    space = model[key]
-    if key != "space":
-        rename(doc, model, base, key, "space")
-    if not isinstance(space, dict):
-        return
-    if typed:
-        fixed = {}
-        for name in [n for n, e in space.items() if isinstance(e, dict) and e.get("tune") is False]:
-            entry = space.pop(name)
-            value = entry.get("value", entry.get("default"))
-            if value is not None:
-                fixed[name] = value
-        if fixed:
-            params = model.setdefault("init_params", {})
-            if isinstance(params, dict):
-                for name, value in fixed.items():
-                    if name not in params:
-                        params[name] = value
-                        doc.origins[base + ("init_params", name)] = base + ("space", name)
-    for name in list(space):
-        _normalize_entry(doc, space, base + ("space",), name, typed)
-
-
-def normalize(doc: Document, file_stem: str) -> dict[str, Any]:
-    """Canonical shape of the raw tree; positions follow renamed keys."""
-    data = doc.data
-    if not isinstance(data, dict):
-        raise InputError("a spec is a mapping with at least a `models:` list", doc.locate(()))
-    data.pop("$schema", None)  # an editor's pointer to specs/schema.json (JSON files have no comments)
-    data.setdefault("name", re.sub(r"[^A-Za-z0-9_.\-]", "-", file_stem))
-    models = data.get("models")
-    if isinstance(models, list):
-        for i, model in enumerate(models):
-            if isinstance(model, dict):
-                _normalize_model(doc, model, ("models", i))
-    if isinstance(data.get("defaults"), dict):
-        _normalize_model(doc, data["defaults"], ("defaults",))
-    return data
-
-
-def merge_defaults(doc: Document, data: dict[str, Any]) -> None:
-    """Copy ``defaults`` into each model; a model's own value wins (``cv`` and ``budget`` key by key)."""
-    defaults = data.get("defaults")
-    models = data.get("models")
-    if not isinstance(defaults, dict) or not isinstance(models, list):
-        return
-    origins = doc.origins
-    for i, model in enumerate(models):
-        if not isinstance(model, dict):
-            continue
-        for key, value in defaults.items():
-            if key == "name":
-                continue
-            own = model.get(key)
-            if key not in model:
-                model[key] = copy.deepcopy(value)
-                origins[("models", i, key)] = ("defaults", key)
-            elif key in _MERGED_MAPPINGS and isinstance(own, dict) and isinstance(value, dict):
-                for sub, sub_value in value.items():
-                    if sub not in own:
-                        own[sub] = copy.deepcopy(sub_value)
-                        origins[("models", i, key, sub)] = ("defaults", key, sub)
-
-
-_FIELDS: dict[str, tuple[str, ...]] = {
-    "spec": tuple(f for f in Spec.model_fields if f not in INTERNAL_FIELDS),
-    "model": ("name", "class", "init_params", "preprocess", "space", "param_grid", "hyperparameters",
-              *(f for f in ModelSpec.model_fields if f not in {"name", "class_", "init_params", "preprocess",
-                                                                "space"})),
-    "data": tuple(DataSpec.model_fields),
-    "cv": tuple(CVSpec.model_fields),
-    "budget": tuple(BudgetSpec.model_fields),
-    "tracking": tuple(TrackingSpec.model_fields),
-    "mlflow": tuple(MlflowSpec.model_fields),
-    "param": ("type", "low", "high", "log", "step", "values", "when", "min", "max"),
-}
-
-
-def _param_grid_means_grid(doc: Document, data: dict[str, Any]) -> None:
-    """``param_grid`` with no ``method`` (own or in ``defaults``) is a grid, as in GridSearchCV.
-
-    The multi-model files users bring (``name, class, init_params, param_grid``) say no method; TPE's
-    default would spend 50 trials re-drawing the same few points.
-    """
-    models = data.get("models")
-    for i, model in enumerate(models if isinstance(models, list) else []):
-        if isinstance(model, dict) and "method" not in model and doc.written.get(("models", i, "space")) == (
-                "models", i, "param_grid"):
-            model["method"] = "grid"
-            doc.origins[("models", i, "method")] = ("models", i, "param_grid")
-
-
-def build_spec(doc: Document, file_stem: str = "spec", data_override: str | None = None) -> Spec:
-    """Turn a loaded document into a ``Spec``; raises ``InputError`` listing every type problem."""
-    data = normalize(doc, file_stem)
-    merge_defaults(doc, data)
-    _param_grid_means_grid(doc, data)
-    try:
-        spec = Spec.model_validate(data)
-    except ValidationError as exc:
-        raise InputError(validation_problems(exc, doc, data, _FIELDS)) from None
-    spec.doc = doc
-    if data_override is not None:
-        source = data_override
-        if not source.startswith("sklearn:"):
-            source = str(Path(source).resolve())
-        if spec.data is None:
-            spec.data = DataSpec(source=source)
-        else:
-            spec.data = spec.data.model_copy(update={"source": source})
-        spec.data_from_cli = True
-    if spec.data is None:
-        raise InputError("no data: add a `data:` section (source, target) or pass --data PATH",
-                         doc.locate(()), "data")
-    return spec
-
-
-def load_spec(path: str | Path, data_override: str | None = None) -> Spec:
-    """Read and type-check a spec file; the one entry point every command uses."""
-    doc = load_document(path)
-    spec = build_spec(doc, Path(path).stem, data_override)
-    spec.path = Path(path).resolve()
-    spec.sha256 = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    return spec
-
-
-def data_path(spec: Spec) -> Path | None:
-    """The data file, relative paths taken from the spec's folder; None for ``sklearn:`` sources."""
-    assert spec.data is not None
-    if spec.data.source.startswith("sklearn:"):
-        return None
-    p = Path(spec.data.source).expanduser()
-    return p if p.is_absolute() else (spec.base_dir / p)

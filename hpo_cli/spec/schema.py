@@ -1,7 +1,7 @@
 """The JSON Schema of the spec language, for editors (``# yaml-language-server: $schema=...``).
 
 It is generated from the same pydantic models that ``load_spec`` validates with, then widened by
-the synonyms the loader rewrites before pydantic sees them (``param_grid``/``hyperparameters``,
+what ``load_spec`` accepts beyond the fields' own types (``param_grid``/``hyperparameters``,
 ``min``/``max``, a list for a categorical, ``cv: 5``, ``mlflow: true``, durations as text), so an
 editor never flags a spec that ``hpo validate`` accepts. ``specs/schema.json`` is this output, kept
 equal by a test. The schema checks shape only; ``hpo validate`` does the semantic checks.
@@ -12,9 +12,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from hpo_cli.spec.duration import DURATION_PATTERN
 from hpo_cli.spec.models import INTERNAL_FIELDS, Spec
 
-DURATION_PATTERN = r"^\s*(\d+(\.\d+)?\s*h)?\s*(\d+(\.\d+)?\s*m)?\s*(\d+(\.\d+)?\s*s)?\s*$"
 _RANGE_KEYS = ("low", "high", "min", "max")
 
 

@@ -23,7 +23,8 @@ from hpo_cli.search.evaluate import metric_label
 from hpo_cli.search.loop import earlier_result, refit_best, search_model, study_name
 from hpo_cli.search.observers import Observers, StopSignal
 from hpo_cli.search.plan import prepare_model
-from hpo_cli.spec.models import Spec, load_spec
+from hpo_cli.spec.load import load_spec
+from hpo_cli.spec.models import Spec
 from hpo_cli.storage.backend import delete_study_if_exists, open_storage, storage_url
 from hpo_cli.tune.prepare import apply_overrides, check, task_of_models
 

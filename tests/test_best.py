@@ -200,7 +200,8 @@ def test_exported_parameters_rebuild_the_scored_model(real_run: Path, fmt: str, 
     from sklearn.datasets import load_iris
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-    from hpo_cli.problem.estimators import build_estimator, resolve_estimator
+    from hpo_cli.problem.estimators import resolve_estimator
+    from hpo_cli.problem.pipeline import build_estimator
     from hpo_cli.spec.load import load_spec
 
     res = subprocess.run([sys.executable, "-m", "hpo_cli", "best", str(real_run), "--model", model, "--format", fmt,

@@ -5,13 +5,12 @@ from sklearn.pipeline import Pipeline
 
 from hpo_cli.problem.estimators import (
     accepts_extra_params,
-    build_estimator,
     estimator_params,
     estimator_path,
     resolve_estimator,
-    resolve_preprocess,
     task_of,
 )
+from hpo_cli.problem.pipeline import build_estimator, resolve_preprocess
 from hpo_cli.spec.models import ModelSpec
 
 
@@ -142,8 +141,8 @@ def test_every_sklearn_estimator_resolves_without_the_full_walk():
 
     missed = []
     for name, cls in all_estimators():
-        estimators._sklearn_class.cache_clear()
-        found = estimators._sklearn_class.__wrapped__(name)
+        estimators.sklearn_class.cache_clear()
+        found = estimators.sklearn_class.__wrapped__(name)
         assert found is cls, name
         for module_name in estimators._SKLEARN_MODULES:  # found by the module list, not the fallback
             if getattr(__import__(f"sklearn.{module_name}", fromlist=["x"]), name, None) is cls:

@@ -184,7 +184,8 @@ def validate(
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail (exit 2).")] = False,
 ) -> None:
     """Check a spec without running it: models, space sizes, fits, and best-practice warnings."""
-    from hpo_cli.checks.validate import render_validation, validate_spec
+    from hpo_cli.checks.validate import validate_spec
+    from hpo_cli.cli.render import render_validation
 
     result = validate_spec(spec, data_override=data, only=list(model or []))
     render_validation(result, out, err)

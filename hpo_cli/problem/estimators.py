@@ -1,13 +1,15 @@
-"""Estimator classes from spec text: short names, dotted paths, preprocessing steps, the built Pipeline.
+"""Estimator classes from spec text: short names, dotted paths, their task and their parameters.
 
 A spec names classes as text, so this module is the one gate between a user's file and code that
 runs: nothing is ``eval``-ed, only classes from scikit-learn, XGBoost, LightGBM and CatBoost resolve
 unless the spec lists another package in ``allow_modules``, and whatever resolves must be a class
-with ``fit``/``get_params``, so ``os.system`` or ``subprocess.Popen`` never get called.
+with ``fit``/``get_params``, so ``os.system`` or ``subprocess.Popen`` never get called. Preprocessing
+steps and the estimator a trial fits are built from these classes in ``pipeline``.
 
 Errors are ``ValueError``s with a full sentence (and a "did you mean"); callers holding a ``Spec``
-turn them into located ``InputError``s (``validate.check_spec`` does, so ``hpo tune`` never reaches
-``build_estimator`` with a bad name). scikit-learn and XGBoost are imported inside the functions.
+turn them into located ``InputError``s (``checks.validate.check_spec`` does, so ``hpo tune`` never
+reaches ``pipeline.build_estimator`` with a bad name). scikit-learn and XGBoost are imported inside
+the functions.
 """
 
 from __future__ import annotations
@@ -31,20 +33,8 @@ _EXTRA_SHORT_NAMES = {
     "lightgbm": ("LGBMClassifier", "LGBMRegressor", "LGBMRanker"),
     "catboost": ("CatBoostClassifier", "CatBoostRegressor", "CatBoostRanker"),
 }
-# Short preprocessing names -> (class name, default init params). The median imputer and the
-# ignore-unknown encoder are the defaults that do not break on the rows of an unseen fold.
-PREPROCESS_STEPS: dict[str, tuple[str, dict[str, Any]]] = {
-    "standard_scaler": ("StandardScaler", {}),
-    "minmax_scaler": ("MinMaxScaler", {}),
-    "robust_scaler": ("RobustScaler", {}),
-    "maxabs_scaler": ("MaxAbsScaler", {}),
-    "simple_imputer": ("SimpleImputer", {"strategy": "median"}),
-    "one_hot": ("OneHotEncoder", {"handle_unknown": "ignore"}),
-    "polynomial_features": ("PolynomialFeatures", {}),
-    "pca": ("PCA", {}),
-}
-_SEED_PARAM = "random_state"
-_THREAD_PARAMS = {"xgboost": "n_jobs", "lightgbm": "n_jobs", "catboost": "thread_count"}
+#: Seeded with the model's ``seed`` wherever the user left it unset, so a rerun of a spec gives the same fits.
+SEED_PARAM = "random_state"
 
 
 # Where scikit-learn's estimators and transformers live, most used first. Short names are looked up
@@ -61,7 +51,7 @@ _SKLEARN_MODULES = (
 
 
 @functools.cache
-def _sklearn_class(name: str) -> type | None:
+def sklearn_class(name: str) -> type | None:
     """The public scikit-learn estimator class with this name, or None."""
     for module_name in _SKLEARN_MODULES:
         try:
@@ -72,11 +62,11 @@ def _sklearn_class(name: str) -> type | None:
         obj = getattr(module, name, None) if public is None or name in public else None
         if inspect.isclass(obj) and callable(getattr(obj, "get_params", None)):
             return obj
-    return _sklearn_estimators().get(name)  # anything the list above misses, at the full walk's price
+    return sklearn_estimators().get(name)  # anything the list above misses, at the full walk's price
 
 
 @functools.cache
-def _sklearn_estimators() -> dict[str, type]:
+def sklearn_estimators() -> dict[str, type]:
     """Every public scikit-learn estimator by class name, for suggestions (walks the whole package)."""
     import warnings
 
@@ -93,7 +83,7 @@ def _installed(package: str) -> bool:
 
 def short_names() -> list[str]:
     """All short names that resolve here (scikit-learn's and those of the installed boosting libraries)."""
-    names = list(_sklearn_estimators())
+    names = list(sklearn_estimators())
     for package, extra in _EXTRA_SHORT_NAMES.items():
         if _installed(package):
             names.extend(extra)
@@ -128,7 +118,7 @@ def resolve_estimator(name: str, allow_modules: Sequence[str] = ()) -> type:
         raise ValueError(f"'{name}' is not a class name or dotted path (e.g. RandomForestClassifier or "
                          f"sklearn.ensemble.RandomForestClassifier)")
     if "." not in name:
-        found = _sklearn_class(name)
+        found = sklearn_class(name)
         if found is not None:
             return found
         for package, extra in _EXTRA_SHORT_NAMES.items():
@@ -221,7 +211,7 @@ def accepts_extra_params(cls: type) -> bool:
     """True when ``__init__`` takes ``**kwargs`` (XGBoost passes unknown names to the booster).
 
     For such classes a name outside ``estimator_params`` may still be valid (``eta``, ``alpha``),
-    so ``validate`` reports it as a warning instead of an error.
+    so ``checks`` reports it as a warning instead of an error.
     """
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
@@ -231,133 +221,17 @@ def accepts_extra_params(cls: type) -> bool:
     return False
 
 
-def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
-
-
-def _preprocess_class(name: str, allow_modules: Sequence[str]) -> tuple[str, type, dict[str, Any]]:
-    """(step name, class, default params) of one step name; ``ValueError`` if unknown."""
-    by_class = {cls_name: short for short, (cls_name, _) in PREPROCESS_STEPS.items()}
-    if name in PREPROCESS_STEPS:
-        cls_name, defaults = PREPROCESS_STEPS[name]
-        return name, _sklearn_class(cls_name), dict(defaults)
-    try:
-        cls = resolve_estimator(name, allow_modules)
-    except ValueError:
-        if "." in name:
-            raise
-        options = [*PREPROCESS_STEPS, *(n for n in _sklearn_estimators() if n[0].isupper())]
-        raise ValueError(f"unknown preprocessing step '{name}'{suggest(name, options)} (short names: "
-                         f"{', '.join(PREPROCESS_STEPS)}; or a transformer class name)") from None
-    if not callable(getattr(cls, "transform", None)):
-        raise ValueError(f"'{name}' is not a transformer (it has no transform()); preprocess steps transform X")
-    short = by_class.get(cls.__name__)
-    if short is not None and cls is _sklearn_class(cls.__name__):
-        return short, cls, dict(PREPROCESS_STEPS[short][1])
-    return _snake(cls.__name__), cls, {}
-
-
-def resolve_preprocess(steps: Sequence[str | dict[str, Any]],
-                       allow_modules: Sequence[str] = ()) -> list[tuple[str, Any]]:
-    """Fresh ``(step name, transformer)`` pairs, fitted inside each fold by the Pipeline (no leakage).
-
-    A step is a short name (``standard_scaler``), a class name (``StandardScaler``) or a one-key
-    mapping of either to init params (``{StandardScaler: {with_mean: false}}``). Step names are the
-    short/snake names; a repeated step gets ``_2``, ``_3``... so ``<step>__<param>`` stays unique.
-    """
-    out: list[tuple[str, Any]] = []
-    used: set[str] = set()
-    for i, step in enumerate(steps):
-        if isinstance(step, dict):
-            if len(step) != 1:
-                raise ValueError(f"preprocess[{i}]: a step mapping has exactly one key, the step name, e.g. "
-                                 f"{{StandardScaler: {{with_mean: false}}}}")
-            name, params = next(iter(step.items()))
-            params = dict(params or {})
-        elif isinstance(step, str):
-            name, params = step, {}
-        else:
-            raise ValueError(f"preprocess[{i}]: expected a step name or {{name: {{params}}}}, got {step!r}")
-        step_name, cls, defaults = _preprocess_class(str(name), allow_modules)
-        unknown = sorted(set(params) - estimator_params(cls))
-        if unknown and not accepts_extra_params(cls):
-            raise ValueError(f"preprocess step '{name}' has no parameter '{unknown[0]}'"
-                             f"{suggest(unknown[0], sorted(estimator_params(cls)))}")
-        unique, n = step_name, 2
-        while unique in used or unique == "model":
-            unique, n = f"{step_name}_{n}", n + 1
-        used.add(unique)
-        out.append((unique, cls(**{**defaults, **params})))
-    return out
-
-
-def _set_thread_count(cls: type, kwargs: dict[str, Any], n_jobs: int | None) -> None:
-    key = _THREAD_PARAMS.get(cls.__module__.split(".")[0])
-    if key and n_jobs is not None and key not in kwargs:
-        kwargs[key] = n_jobs
-
-
 def estimator_dotted(model: ModelSpec, allow_modules: Sequence[str] = ()) -> str:
     """The dotted path of a model's estimator class, as best_parameters.yaml and the study record it."""
     return estimator_path(resolve_estimator(model.class_, allow_modules))
 
 
 def effective_init_params(model: ModelSpec, allow_modules: Sequence[str] = ()) -> dict[str, Any]:
-    """``init_params`` as ``build_estimator`` applies them: with the seeded ``random_state`` added.
+    """``init_params`` as ``pipeline.build_estimator`` applies them: with the seeded ``random_state`` added.
 
     Export this (not ``model.init_params``) wherever a training stage must rebuild the scored model.
     """
     params = dict(model.init_params)
-    if _SEED_PARAM in estimator_params(resolve_estimator(model.class_, allow_modules)):
-        params.setdefault(_SEED_PARAM, model.seed)
+    if SEED_PARAM in estimator_params(resolve_estimator(model.class_, allow_modules)):
+        params.setdefault(SEED_PARAM, model.seed)
     return params
-
-
-def build_estimator(model: ModelSpec, params: dict[str, Any], allow_modules: Sequence[str] = (),
-                    *, n_jobs: int | None = None) -> Any:
-    """A fresh, unfitted estimator for one trial: ``class(**init_params, **params)``, in a Pipeline if needed.
-
-    ``params`` (the trial's sampled values) win over ``init_params``. Names address the estimator
-    by its own parameter names (``C``, not ``model__C``); ``<step>__<param>`` addresses a preprocess
-    step, and any other ``a__b`` goes to the estimator's ``set_params`` (nested estimators). With
-    preprocess steps the result is ``Pipeline([...steps, ("model", estimator)])``.
-
-    Reproducibility: an estimator or step with a ``random_state`` the user left unset gets the
-    model's ``seed``, so a rerun of the same spec gives the same fits. ``n_jobs``, when given, is
-    set on XGBoost/LightGBM (``thread_count`` for CatBoost) only if the user did not set it, which
-    keeps parallel trials from oversubscribing the CPU.
-    """
-    cls = resolve_estimator(model.class_, allow_modules)
-    steps = resolve_preprocess(model.preprocess, allow_modules)
-    step_names = {name for name, _ in steps}
-    merged = {**model.init_params, **params}
-    own: dict[str, Any] = {}
-    nested: dict[str, Any] = {}
-    step_params: dict[str, dict[str, Any]] = {}
-    for key, value in merged.items():
-        head, sep, rest = key.partition("__")
-        if sep and head in step_names:
-            step_params.setdefault(head, {})[rest] = value
-        elif sep:
-            nested[key] = value
-        else:
-            own[key] = value
-    accepted = estimator_params(cls)
-    if _SEED_PARAM in accepted and _SEED_PARAM not in own:
-        own[_SEED_PARAM] = model.seed
-    _set_thread_count(cls, own, n_jobs)
-    estimator = cls(**own)
-    if nested:
-        estimator.set_params(**nested)
-    if not steps:
-        return estimator
-    from sklearn.pipeline import Pipeline
-
-    for name, step in steps:
-        updates = step_params.get(name, {})
-        if _SEED_PARAM in step.get_params(deep=False) and _SEED_PARAM not in updates \
-                and step.get_params(deep=False)[_SEED_PARAM] is None:
-            updates = {**updates, _SEED_PARAM: model.seed}
-        if updates:
-            step.set_params(**updates)
-    return Pipeline([*steps, ("model", estimator)])

@@ -1,6 +1,6 @@
 """One trial: fit and score a parameter set on every fold, the way ``GridSearchCV`` does.
 
-Per fold: a fresh estimator (``estimators.build_estimator``, the equivalent of ``clone(...).set_params``),
+Per fold: a fresh estimator (``pipeline.build_estimator``, the equivalent of ``clone(...).set_params``),
 ``fit`` on the train rows, the scikit-learn scorer on the test rows. The numbers therefore equal
 ``cv_results_`` of ``GridSearchCV`` given the same splitter; mean and std use its exact formulas.
 
@@ -82,7 +82,7 @@ class Evaluator:
                  allow_modules: Sequence[str] = (), *, n_jobs: int | None = None) -> None:
         from sklearn.metrics import check_scoring
 
-        from hpo_cli.problem.estimators import build_estimator
+        from hpo_cli.problem.pipeline import build_estimator
 
         self.model = model
         self.dataset = dataset

@@ -1,7 +1,7 @@
 """How long `hpo report` and `hpo best` take on a big run: prints a Markdown table.
 
 Builds a synthetic 10,000-trial run folder (one model, three parameters, five folds) in a temporary
-directory: the Optuna journal with the trial attributes `hpo tune` writes (see hpo_cli/storage.py),
+directory: the Optuna journal with the trial attributes `hpo tune` writes (see hpo_cli/storage/attrs.py),
 trials.csv, best_parameters.yaml and run.json. Then times the report (storage read, PED-ANOVA importance,
 plots) and `hpo best` in a fresh process. Runnable alone: `.venv/bin/python bench/bench_report.py [N]`.
 """
@@ -112,10 +112,11 @@ def main() -> None:
                                                                                            capture_output=True))))
         cmd = [sys.executable, "-m", "hpo_cli", "best", str(run), "--format", "env"]
         rows.append(("`hpo best` process", _time(lambda: subprocess.run(cmd, check=True, capture_output=True), 3)))
+    from hpo_cli.report.tables import markdown_table
+
     print(f"## Report speed, {n:,} trials (synthetic run built in {t_build:.1f} s)\n")
-    print("| what | seconds |\n|---|---:|")
-    for label, secs in rows:
-        print(f"| {label} | {secs:.2f} |")
+    print("\n".join(markdown_table(["what", "seconds"], [[label, f"{secs:.2f}"] for label, secs in rows],
+                                   ["left", "right"])))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from hpo_cli.core.results import TrialRecord
 from hpo_cli.report import plots
 from hpo_cli.report.stats import param_importance
 from hpo_cli.rundir.read import ModelTrials, load_run
@@ -59,7 +60,7 @@ def test_draw_all_writes_every_plot_as_png(run: Path) -> None:
 
 
 def test_nothing_to_draw_draws_nothing(tmp_path: Path) -> None:
-    empty = ModelTrials("m", [{"trial": 0, "state": "FAIL", "mean": None, "params": {"a": 1}}])
+    empty = ModelTrials("m", [TrialRecord("m", 0, "FAIL", {"a": 1})])
     assert plots.history(tmp_path / "h.png", {"m": empty}, "accuracy") is None
     assert plots.slice_plot(tmp_path / "s.png", empty, "accuracy") is None
     assert plots.importance(tmp_path / "i.png", {"m": {}}) is None

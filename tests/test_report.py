@@ -16,7 +16,11 @@ import pytest
 from markdown_it import MarkdownIt
 
 from hpo_cli.core.options import ReportOptions
+from hpo_cli.core.results import ModelResult, TrialRecord
+from hpo_cli.report.markdown import plain_results_md
 from hpo_cli.report.report import build_report
+from hpo_cli.report.tables import markdown_table
+from hpo_cli.rundir.read import read_trials_csv
 
 # LogisticRegression: penalty l1 with solver lbfgs is invalid, so some trials FAIL (grouped in the report).
 SPEC = """\
@@ -73,20 +77,29 @@ def run_b(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def tables(markdown: str) -> list[list[list[str]]]:
     """Every table as rows of cell texts (header first); asserts each row has the header's column count."""
+    return [rows for rows, _ in aligned_tables(markdown)]
+
+
+def aligned_tables(markdown: str) -> list[tuple[list[list[str]], list[str | None]]]:
+    """Every table as rows of cell texts and the alignment of each column ("right", "left" or None)."""
     tokens = MarkdownIt("commonmark").enable("table").parse(markdown)
-    out: list[list[list[str]]] = []
+    out: list[tuple[list[list[str]], list[str | None]]] = []
     rows: list[list[str]] = []
+    align: list[str | None] = []
     for i, tok in enumerate(tokens):
         if tok.type == "table_open":
-            rows = []
+            rows, align = [], []
         elif tok.type == "tr_open":
             rows.append([])
         elif tok.type in ("th_open", "td_open"):
             nxt = tokens[i + 1]
             rows[-1].append(nxt.content if nxt.type == "inline" else "")
+            if tok.type == "th_open":
+                style = str(tok.attrGet("style") or "")
+                align.append(style.removeprefix("text-align:") or None)
         elif tok.type == "table_close":
             assert rows and all(len(r) == len(rows[0]) for r in rows), rows
-            out.append(rows)
+            out.append((rows, align))
     return out
 
 
@@ -292,3 +305,52 @@ def test_neg_metric_is_explained_and_single_model_has_no_comparison(tmp_path: Pa
     assert "Winner vs runner-up" not in md
     check_numbers_match_csv(md, run)
     assert "needs at least 10 complete trials (4 so far)" in md
+
+
+def test_markdown_table_keeps_cells_as_written_and_aligns_numbers() -> None:
+    rows = [["a|b", "1,000", "line\nbreak"], ["c", "0.10"], ["d", 2, "", "x"]]  # short and long rows too
+    lines = markdown_table(["name", "score", "note"], rows, ["left", "right"])
+    assert lines[1].split("|")[2].strip().endswith(":")  # the alignment colon GitHub reads
+    [(rows, align)] = aligned_tables("\n".join(lines) + "\n")
+    assert rows == [["name", "score", "note"], ["a|b", "1,000", "line break"], ["c", "0.10", ""], ["d", "2", ""]]
+    assert align == ["left", "right", "left"]
+    assert markdown_table(["n"], [], ["right"])[1].endswith(":|")  # an empty table keeps its alignment
+
+
+def test_report_tables_right_align_the_numbers(run_a: Path) -> None:
+    md = build_report(ReportOptions(run_a, plots=False))
+    found = {tuple(rows[0]): align for rows, align in aligned_tables(md)}
+    summary = found[("", "model", "best mean ± std (CV)", "test score", "complete", "failed", "pruned", "wall time")]
+    assert summary[2:] == ["right"] * 6
+    board = next(a for h, a in found.items() if h[:4] == ("rank", "trial", "mean ± std", "fit time"))
+    assert board[:4] == ["right"] * 4 and "right" not in board[4:]
+    assert found[("count", "error")] == ["right", "left"]
+
+
+def test_trials_csv_reads_back_as_records_with_the_same_ranks(run_a: Path) -> None:
+    models = read_trials_csv(run_a / "trials.csv")
+    rows = csv_rows(run_a)
+    assert sum(len(mt.trials) for mt in models.values()) == len(rows)
+    for row in rows:
+        mt = models[row["model"]]
+        record = next(t for t in mt.trials if t.number == int(row["trial"]))
+        assert isinstance(record, TrialRecord) and record.state == row["state"]
+        assert str(mt.ranks().get(record.number, "")) == row["rank_test_score"]
+        assert record.params == {k[len("param_"):]: v for k, v in row.items() if k.startswith("param_") and v}
+        if row["state"] == "COMPLETE":
+            assert record.mean_test_score == float(row["mean_test_score"])
+            assert len(record.split_scores) == 5 and record.mean_fit_time == float(row["mean_fit_time"])
+        else:
+            assert record.mean_test_score is None and (record.error or "") == row["error"]
+
+
+def test_plain_leaderboard_survives_pipes_in_names_and_values() -> None:
+    trials = [TrialRecord("a|b", 0, "COMPLETE", {"p": "x|y"}, 0.9, 0.01), TrialRecord("a|b", 1, "FAIL", {"p": 1}),
+              TrialRecord("a|b", 2, "COMPLETE", {"p": 2}, 0.95, 0.02)]
+    md = plain_results_md([ModelResult("a|b", "sklearn.X", {}, "s.a", "random", trials=trials, best=trials[2]),
+                           ModelResult("n", "sklearn.Y", {}, "s.n", "tpe")], "accuracy", "spec")
+    summary, board = tables(md)
+    assert summary[1] == ["a|b (best)", "0.9500", "0.0200", "", "3 (2 / 1 / 0)"]
+    assert summary[2][0] == "n" and summary[2][4] == "0 (0 / 0 / 0)"
+    assert board[1:] == [["1", "2", "0.9500", "0.0200", "p=2"], ["2", "0", "0.9000", "0.0100", "p='x|y'"]]
+    assert "No trial completed." in md

@@ -7,6 +7,7 @@ import math
 import pytest
 from scipy import stats as sps
 
+from hpo_cli.core.results import TrialRecord
 from hpo_cli.report import stats
 
 
@@ -52,21 +53,22 @@ def test_describe_says_within_noise_or_beyond() -> None:
     assert "beyond fold noise" in stats.describe_comparison(clear, "a", "b", "accuracy")
 
 
-def _row(trial: int, mean: float, std: float, fit: float | None) -> dict:
-    return {"trial": trial, "mean": mean, "std": std, "splits": [mean] * 4, "fit_time": fit, "params": {}}
+def _row(trial: int, mean: float, std: float, fit: float | None) -> TrialRecord:
+    return TrialRecord("m", trial, "COMPLETE", {}, mean_test_score=mean, std_test_score=std, split_scores=[mean] * 4,
+                       mean_fit_time=fit)
 
 
 def test_one_standard_error_picks_the_cheapest_within_one_se() -> None:
     rows = [_row(0, 0.95, 0.02, 5.0), _row(1, 0.945, 0.01, 1.0), _row(2, 0.93, 0.01, 0.1), _row(3, 0.944, 0.0, 2.0)]
     choice = stats.one_standard_error(rows)
     assert choice is not None
-    assert choice.best["trial"] == 0
+    assert choice.best.number == 0
     assert choice.threshold == pytest.approx(0.95 - 0.02 / 2)  # std / sqrt(4 folds)
-    assert choice.chosen["trial"] == 1  # trial 2 is cheaper but beyond one SE
+    assert choice.chosen.number == 1  # trial 2 is cheaper but beyond one SE
     assert choice.n_within == 3
 
 
 def test_one_standard_error_without_fit_times_keeps_the_best() -> None:
     choice = stats.one_standard_error([_row(0, 0.9, 0.1, None), _row(1, 0.89, 0.1, None)])
-    assert choice is not None and choice.chosen["trial"] == 0
+    assert choice is not None and choice.chosen.number == 0
     assert stats.one_standard_error([]) is None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from hpo_cli.core.options import ReportOptions
 from hpo_cli.core.results import COMPLETE, ModelResult, ranks
+from hpo_cli.report.tables import markdown_table
 from hpo_cli.rundir.writers import best_model_name
 
 log = logging.getLogger("hpo")
@@ -37,12 +38,11 @@ def plain_results_md(results: list[ModelResult], metric: str, spec_name: str, to
     """A plain leaderboard per model; ``hpo report`` writes the full report when it is available."""
     lines = [f"# {spec_name}: hyperparameter search", "", f"Metric: `{metric}` (greater is better).", ""]
     winner = best_model_name(results)
-    lines += ["| model | best mean | std | test | trials (complete / failed / pruned) |", "|---|---|---|---|---|"]
-    for m in results:
-        mark = " (best)" if m.name == winner else ""
-        lines.append(f"| {m.name}{mark} | {_fmt(m.best.mean_test_score if m.best else None)} | "
-                     f"{_fmt(m.best.std_test_score if m.best else None)} | {_fmt(m.test_score)} | "
-                     f"{len(m.trials)} ({m.n_complete} / {m.n_failed} / {m.n_pruned}) |")
+    rows = [[m.name + (" (best)" if m.name == winner else ""), _fmt(m.best.mean_test_score if m.best else None),
+             _fmt(m.best.std_test_score if m.best else None), _fmt(m.test_score),
+             f"{len(m.trials)} ({m.n_complete} / {m.n_failed} / {m.n_pruned})"] for m in results]
+    lines += markdown_table(["model", "best mean", "std", "test", "trials (complete / failed / pruned)"], rows,
+                            ["left", "right", "right", "right", "right"])
     for m in results:
         lines += ["", f"## {m.name}", "", f"`{m.estimator}`, method {m.method}", ""]
         complete = sorted((t for t in m.trials if t.state == COMPLETE and t.mean_test_score is not None),
@@ -50,10 +50,9 @@ def plain_results_md(results: list[ModelResult], metric: str, spec_name: str, to
         if not complete:
             lines.append("No trial completed.")
             continue
-        lines += ["| rank | trial | mean | std | params |", "|---|---|---|---|---|"]
         rank = ranks(m.trials)
-        for t in complete:
-            shown = ", ".join(f"{k}={v!r}" for k, v in t.params.items())
-            lines.append(f"| {rank[t.number]} | {t.number} | {_fmt(t.mean_test_score)} | {_fmt(t.std_test_score)} | "
-                         f"{shown} |")
+        rows = [[rank[t.number], t.number, _fmt(t.mean_test_score), _fmt(t.std_test_score),
+                 ", ".join(f"{k}={v!r}" for k, v in t.params.items())] for t in complete]
+        lines += markdown_table(["rank", "trial", "mean", "std", "params"], rows,
+                                ["right", "right", "right", "right", "left"])
     return "\n".join(lines) + "\n"

@@ -10,7 +10,12 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from hpo_cli.core.results import COMPLETE, TrialRecord
+
+if TYPE_CHECKING:
+    from hpo_cli.rundir.read import ModelTrials
 
 _MAX_SLICE_PARAMS = 4
 
@@ -32,10 +37,15 @@ def _finite(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def history(path: Path, models: dict[str, Any], metric: str) -> Path | None:
+def _scored(mt: ModelTrials) -> list[tuple[TrialRecord, float]]:
+    """The complete trials that have a score to plot, with it."""
+    return [(r, r.mean_test_score) for r in mt.trials
+            if r.state == COMPLETE and r.mean_test_score is not None and _finite(r.mean_test_score)]
+
+
+def history(path: Path, models: dict[str, ModelTrials], metric: str) -> Path | None:
     """Every complete trial's mean score by trial number, with each model's best-so-far as a step line."""
-    series = {name: sorted((r["trial"], r["mean"]) for r in mt.rows if r["state"] == "COMPLETE"
-                           and _finite(r["mean"])) for name, mt in models.items()}
+    series = {name: sorted((r.number, mean) for r, mean in _scored(mt)) for name, mt in models.items()}
     series = {k: v for k, v in series.items() if v}
     if not series:
         return None
@@ -96,22 +106,22 @@ def importance(path: Path, importances: dict[str, dict[str, float]]) -> Path | N
     return _save(plt, fig, path)
 
 
-def slice_plot(path: Path, mt: Any, metric: str, order: list[str] | None = None) -> Path | None:
+def slice_plot(path: Path, mt: ModelTrials, metric: str, order: list[str] | None = None) -> Path | None:
     """Score against each parameter (the most important first): where the good values lie, per parameter."""
-    rows = [r for r in mt.rows if r["state"] == "COMPLETE" and _finite(r["mean"])]
-    names = [p for p in (order or []) if any(p in r["params"] for r in rows)]
-    for r in rows:
-        names += [p for p in r["params"] if p not in names]
+    rows = _scored(mt)
+    names = [p for p in (order or []) if any(p in r.params for r, _ in rows)]
+    for r, _ in rows:
+        names += [p for p in r.params if p not in names]
     names = names[:_MAX_SLICE_PARAMS]
     if not rows or not names:
         return None
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names) + 0.6, 3.4), dpi=100, squeeze=False,
                              sharey=True)
-    best = max(rows, key=lambda r: r["mean"])
+    best, best_mean = max(rows, key=lambda p: p[1])
     ranges, choices = _ranges(mt)
     for ax, name in zip(axes[0], names, strict=True):
-        pts = [(r["params"][name], r["mean"], r["trial"]) for r in rows if name in r["params"]]
+        pts = [(r.params[name], mean, r.number) for r, mean in rows if name in r.params]
         xs = [_as_number(v) for v, _, _ in pts]
         if name not in choices and all(x is not None for x in xs):  # a categorical stays one, even of numbers
             ax.scatter(xs, [y for _, y, _ in pts], c=[t for *_, t in pts], cmap="viridis", s=12, alpha=0.7)
@@ -128,7 +138,7 @@ def slice_plot(path: Path, mt: Any, metric: str, order: list[str] | None = None)
                 low, high = bounds
                 pad = (high / low) ** 0.03 if log and low > 0 else 0.03 * (high - low)
                 ax.set_xlim(*((low / pad, high * pad) if log and low > 0 else (low - pad, high + pad)))
-            bx = _as_number(best["params"].get(name))
+            bx = _as_number(best.params.get(name))
         else:
             seen = sorted({str(v) for v, _, _ in pts})
             labels = list(choices.get(name, []))  # every choice, also those no complete trial had
@@ -140,22 +150,22 @@ def slice_plot(path: Path, mt: Any, metric: str, order: list[str] | None = None)
             ax.set_xticks(range(len(labels)), [lab[:14] for lab in labels], rotation=30 if len(labels) > 3 else 0,
                           fontsize=8)
             ax.set_xlim(-0.5, len(labels) - 0.5)
-            bx = pos.get(str(best["params"].get(name)))
-        if bx is not None and name in best["params"]:
-            ax.scatter([bx], [best["mean"]], marker="*", s=160, color="tab:red", zorder=3, label="best")
+            bx = pos.get(str(best.params.get(name)))
+        if bx is not None and name in best.params:
+            ax.scatter([bx], [best_mean], marker="*", s=160, color="tab:red", zorder=3, label="best")
         ax.set_xlabel(name)
         ax.grid(True, alpha=0.3)
-    _focus_y(axes[0][0], [r["mean"] for r in rows], [best["mean"]])
+    _focus_y(axes[0][0], [mean for _, mean in rows], [best_mean])
     axes[0][0].set_ylabel(f"mean CV {metric}")
     fig.suptitle(f"{mt.name}: score by parameter (colour: trial number, star: best)", fontsize=10)
     fig.tight_layout()
     return _save(plt, fig, path)
 
 
-def _ranges(mt: Any) -> tuple[dict[str, tuple[bool, tuple[float, float] | None]], dict[str, list[str]]]:
+def _ranges(mt: ModelTrials) -> tuple[dict[str, tuple[bool, tuple[float, float] | None]], dict[str, list[str]]]:
     """Log scale and searched range of each numeric parameter, from the study's distributions (when read
     from the storage; trials.csv alone does not say)."""
-    study = getattr(mt, "study", None)
+    study = mt.study
     out: dict[str, tuple[bool, tuple[float, float] | None]] = {}
     choices: dict[str, list[str]] = {}
     for trial in study.get_trials(deepcopy=False)[-50:] if study is not None else []:
@@ -187,7 +197,7 @@ def _save(plt: Any, fig: Any, path: Path) -> Path:
     return path
 
 
-def draw_all(folder: Path, models: dict[str, Any], metric: str,
+def draw_all(folder: Path, models: dict[str, ModelTrials], metric: str,
              importances: dict[str, dict[str, float] | None]) -> dict[str, Path]:
     """Every plot the report links, keyed ``history``, ``importance:<model>``, ``slice:<model>``."""
     out: dict[str, Path] = {}

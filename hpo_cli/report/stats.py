@@ -1,7 +1,7 @@
 """The judgements a reviewer needs from a search: is the winner really better, what is the
 one-standard-error choice, and which parameters mattered.
 
-Pure functions over plain numbers and trial rows; scipy and optuna are imported inside the functions
+Pure functions over plain numbers and ``TrialRecord``s; scipy and optuna are imported inside the functions
 that need them, so importing this module stays cheap.
 """
 
@@ -13,6 +13,8 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from hpo_cli.core.results import TrialRecord
 
 # Below this many complete trials an importance estimate is mostly noise; say so instead of drawing bars.
 MIN_TRIALS_FOR_IMPORTANCE = 10
@@ -88,13 +90,13 @@ def describe_comparison(cmp: PairedComparison, winner: str, runner_up: str, metr
 class OneSEChoice:
     """The one-standard-error rule's pick within one model."""
 
-    best: dict[str, Any]
-    chosen: dict[str, Any]
+    best: TrialRecord
+    chosen: TrialRecord
     threshold: float  # best mean minus one standard error of the best trial's mean
     n_within: int  # complete trials whose mean reaches the threshold
 
 
-def one_standard_error(rows: Sequence[dict[str, Any]]) -> OneSEChoice | None:
+def one_standard_error(records: Sequence[TrialRecord]) -> OneSEChoice | None:
     """Among complete trials within one standard error of the best, the cheapest to fit.
 
     The standard error is that of the best trial's mean over its folds (std / sqrt(n_folds)), as in
@@ -104,18 +106,22 @@ def one_standard_error(rows: Sequence[dict[str, Any]]) -> OneSEChoice | None:
     at most 80% of the best trial's time and at least 5 ms faster (smaller gaps are timing noise). A
     cheaper model that scores the same within noise is usually the smaller or more regularized one.
     """
-    done = [r for r in rows if r.get("mean") is not None and not math.isnan(r["mean"])]
-    if not done:
+    scored = [(r, r.mean_test_score) for r in records
+              if r.mean_test_score is not None and not math.isnan(r.mean_test_score)]
+    if not scored:
         return None
-    best = max(done, key=lambda r: r["mean"])
-    n_folds = max(len(best.get("splits") or []), 1)
-    std = best.get("std") or 0.0
-    threshold = best["mean"] - (std / math.sqrt(n_folds) if n_folds > 1 else 0.0)
-    within = [r for r in done if r["mean"] >= threshold]
-    timed = [r for r in within if r.get("fit_time") is not None]
-    chosen = min(timed, key=lambda r: (r["fit_time"], -r["mean"])) if timed else best
-    if best.get("fit_time") is not None and (chosen["fit_time"] > MEANINGFULLY_CHEAPER * best["fit_time"]
-                                             or best["fit_time"] - chosen["fit_time"] < MIN_FIT_GAP):
+    best, top = max(scored, key=lambda p: p[1])
+    n_folds = max(len(best.split_scores), 1)
+    std = best.std_test_score or 0.0
+    threshold = top - (std / math.sqrt(n_folds) if n_folds > 1 else 0.0)
+    within = [(r, mean) for r, mean in scored if mean >= threshold]
+    timed = [(r, mean, r.mean_fit_time) for r, mean in within if r.mean_fit_time is not None]
+    chosen, chosen_fit = best, best.mean_fit_time
+    if timed:
+        chosen, _, chosen_fit = min(timed, key=lambda p: (p[2], -p[1]))
+    best_fit = best.mean_fit_time
+    if best_fit is not None and chosen_fit is not None and (chosen_fit > MEANINGFULLY_CHEAPER * best_fit
+                                                            or best_fit - chosen_fit < MIN_FIT_GAP):
         chosen = best  # a few percent, or a few milliseconds, of fit time is timing noise, not a simpler model
     return OneSEChoice(best, chosen, threshold, len(within))
 

@@ -2,7 +2,7 @@
 
 ``trials.csv`` is written when a model finishes, so it lags a run in progress and misses trials that other
 workers add to a shared storage; the storage is the truth when it can be opened. Every trial becomes one
-plain row (see :class:`TrialRow`) whichever source it came from, so the report and the plots never care.
+``TrialRecord`` whichever source it came from, so the report and the plots never care.
 """
 
 from __future__ import annotations
@@ -19,13 +19,12 @@ from typing import Any
 import yaml
 
 from hpo_cli.core.errors import InputError, Location
+from hpo_cli.core.results import COMPLETE, TrialRecord, ranks
 from hpo_cli.rundir.paths import BEST_PARAMETERS, RUN_JSON, TRIALS_CSV, yaml_load
 from hpo_cli.storage.backend import STUDY_JOURNAL
 
-TrialRow = dict[str, Any]
-"""Keys: model, trial, state, rank, mean, std, splits (list), fit_time, params (dict), error, start, complete."""
-
 _SPLIT = re.compile(r"split(\d+)_test_score")
+_METRIC = re.compile(r"(mean|std)_test_(.+)")
 
 
 @dataclass
@@ -33,18 +32,22 @@ class ModelTrials:
     """One model's trials and, when read from the storage, its Optuna study (for importance)."""
 
     name: str
-    rows: list[TrialRow] = field(default_factory=list)
+    trials: list[TrialRecord] = field(default_factory=list)
     study: Any = None
     meta: dict[str, Any] = field(default_factory=dict)  # the study's ``hpo_model`` attribute (cv, seed, ...)
     test: dict[str, Any] = field(default_factory=dict)  # the study's ``hpo_test`` attribute
 
-    def by_state(self, state: str) -> list[TrialRow]:
-        return [r for r in self.rows if r["state"] == state]
+    def by_state(self, state: str) -> list[TrialRecord]:
+        return [t for t in self.trials if t.state == state]
 
-    def complete(self) -> list[TrialRow]:
+    def complete(self) -> list[TrialRecord]:
         """Complete trials with a score, best first (scores follow scikit-learn: greater is better)."""
-        done = [r for r in self.rows if r["state"] == "COMPLETE" and _finite(r["mean"])]
-        return sorted(done, key=lambda r: (-r["mean"], r["trial"]))
+        done = [t for t in self.trials if t.state == COMPLETE and _finite(t.mean_test_score)]
+        return sorted(done, key=lambda t: (-(t.mean_test_score or 0.0), t.number))
+
+    def ranks(self) -> dict[int, int]:
+        """Trial number -> ``rank_test_score``, the same ranks ``trials.csv`` was written with."""
+        return ranks(self.trials)
 
 
 @dataclass
@@ -58,9 +61,37 @@ class RunData:
     source: str  # "study storage" or "trials.csv"
     storage_url: str | None = None
 
+    def model_order(self) -> list[str]:
+        """The spec's order as best_parameters.yaml keeps it, then models only the trials know of."""
+        names = list((self.best.get("models") or {}).keys())
+        return names + [n for n in self.models if n not in names]
+
+    def entry(self, name: str) -> dict[str, Any]:
+        """The model's entry in best_parameters.yaml ({} before it finished)."""
+        return (self.best.get("models") or {}).get(name) or {}
+
+    def best_trial(self, name: str) -> TrialRecord | None:
+        mt = self.models.get(name)
+        done = mt.complete() if mt else []
+        return done[0] if done else None
+
+    def best_params(self, name: str, best: TrialRecord | None) -> dict[str, Any]:
+        """best_parameters.yaml's parameters (the values the estimator received, not CSV text) while they are
+        still those of ``best``; the trial's own once a newer trial in the storage beat them."""
+        entry = self.entry(name)
+        if isinstance(entry.get("params"), dict) and (best is None or entry.get("mean_test_score")
+                                                      == best.mean_test_score):
+            return entry["params"]
+        return dict(best.params) if best else {}
+
 
 def _finite(x: Any) -> bool:
     return isinstance(x, float | int) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _score(x: Any) -> float | None:
+    """A score the report can rank and print: a non-finite one is no score."""
+    return float(x) if _finite(x) else None
 
 
 def _num(text: str | None) -> float | None:
@@ -94,46 +125,57 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def read_trials_csv(path: Path) -> dict[str, ModelTrials]:
-    """``trials.csv`` (scikit-learn ``cv_results_`` naming) as rows per model, in file order."""
+    """``trials.csv`` (scikit-learn ``cv_results_`` naming) as records per model, in file order.
+
+    Parameter values stay the CSV's text: the file does not say whether ``1`` was an int or a choice.
+    """
     models: dict[str, ModelTrials] = {}
     if not path.is_file():
         return models
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
-        fields = reader.fieldnames or []
-        splits = sorted((int(m.group(1)), f) for f in fields if (m := _SPLIT.fullmatch(f)))
-        params = [f for f in fields if f.startswith("param_")]
-        for rec in reader:
-            name = rec.get("model", "")
-            rank = _num(rec.get("rank_test_score"))
-            row: TrialRow = {
-                "model": name, "trial": int(float(rec.get("trial") or 0)), "state": rec.get("state", ""),
-                "rank": int(rank) if rank is not None else None,
-                "mean": _num(rec.get("mean_test_score")), "std": _num(rec.get("std_test_score")),
-                "splits": [v for _, f in splits if (v := _num(rec.get(f))) is not None],
-                "fit_time": _num(rec.get("mean_fit_time")),
-                "params": {f[len("param_"):]: rec[f] for f in params if rec.get(f) not in (None, "")},
-                "error": rec.get("error") or None,
-                "start": rec.get("datetime_start") or None, "complete": rec.get("datetime_complete") or None,
-                "duration": _num(rec.get("duration")),
-            }
-            models.setdefault(name, ModelTrials(name)).rows.append(row)
+        columns = _Columns.of(reader.fieldnames or [])
+        for row in reader:
+            record = columns.record(row)
+            models.setdefault(record.model, ModelTrials(record.model)).trials.append(record)
     return models
 
 
-def _record_row(rec: Any) -> TrialRow:
-    """A ``TrialRecord`` (rebuilt from the storage by ``storage.record_from_trial``) as a report row."""
-    return {
-        "model": rec.model, "trial": rec.number, "state": rec.state, "rank": None,
-        "mean": float(rec.mean_test_score) if _finite(rec.mean_test_score) else None,
-        "std": rec.std_test_score, "splits": [float(s) for s in rec.split_scores if _finite(s)],
-        "fit_time": rec.mean_fit_time, "params": dict(rec.params), "error": rec.error,
-        "start": rec.datetime_start, "complete": rec.datetime_complete, "duration": rec.duration,
-    }
+@dataclass
+class _Columns:
+    """Which ``trials.csv`` columns hold the fold scores, the extra metrics and the parameters."""
+
+    splits: list[str]
+    metrics: list[tuple[str, str, str]]  # (metric, "mean" or "std", column)
+    params: list[str]
+
+    @classmethod
+    def of(cls, fields: list[str]) -> _Columns:
+        numbered = sorted((int(m.group(1)), f) for f in fields if (m := _SPLIT.fullmatch(f)))
+        metrics = [(m.group(2), m.group(1), f) for f in fields
+                   if (m := _METRIC.fullmatch(f)) and m.group(2) != "score"]
+        return cls([f for _, f in numbered], metrics, [f for f in fields if f.startswith("param_")])
+
+    def record(self, row: dict[str, str]) -> TrialRecord:
+        extra: dict[str, dict[str, Any]] = {}
+        for metric, stat, f in self.metrics:
+            if (value := _num(row.get(f))) is not None:
+                extra.setdefault(metric, {})[stat] = value
+        name = row.get("model", "")
+        return TrialRecord(
+            model=name, number=int(float(row.get("trial") or 0)), state=row.get("state", ""),
+            params={f[len("param_"):]: row[f] for f in self.params if row.get(f) not in (None, "")},
+            mean_test_score=_score(_num(row.get("mean_test_score"))), std_test_score=_num(row.get("std_test_score")),
+            split_scores=[v for f in self.splits if (v := _score(_num(row.get(f)))) is not None],
+            metrics=extra, mean_fit_time=_num(row.get("mean_fit_time")),
+            mean_score_time=_num(row.get("mean_score_time")), duration=_num(row.get("duration")),
+            error=row.get("error") or None,
+            datetime_start=row.get("datetime_start") or None, datetime_complete=row.get("datetime_complete") or None,
+        )
 
 
 def read_storage(url: str, run_dir: Path, spec_name: str | None) -> dict[str, ModelTrials]:
-    """Every study ``<spec name>.<model>`` in the storage, as rows per model (trial number order).
+    """Every study ``<spec name>.<model>`` in the storage, as records per model (trial number order).
 
     Trials abandoned by an interruption are left out, as ``trials.csv`` leaves them out.
     """
@@ -154,31 +196,19 @@ def read_storage(url: str, run_dir: Path, spec_name: str | None) -> dict[str, Mo
         study = optuna.load_study(study_name=study_name, storage=backend)
         meta = study.user_attrs.get(store.STUDY_MODEL) or {}
         name = meta.get("name") or study_name.rsplit(".", 1)[-1]
-        trials = [t for t in study.get_trials(deepcopy=False) if not store.is_interrupted(t)]
-        rows = []
-        for t in trials:
-            row = _record_row(store.record_from_trial(name, t))
-            row["start"], row["complete"] = t.datetime_start, t.datetime_complete  # full resolution
-            rows.append(row)
-        mt = ModelTrials(name, rows, study)
+        records = []
+        for trial in study.get_trials(deepcopy=False):
+            if store.is_interrupted(trial):
+                continue
+            record = store.record_from_trial(name, trial)
+            record.mean_test_score = _score(record.mean_test_score)
+            record.split_scores = [float(s) for s in record.split_scores if _finite(s)]
+            records.append(record)
+        mt = ModelTrials(name, records, study)
         mt.meta = meta
         mt.test = study.user_attrs.get(store.STUDY_TEST) or {}
         models[name] = mt
     return models
-
-
-def _rank(models: dict[str, ModelTrials]) -> None:
-    """scikit-learn's ``rank_test_score`` (1 = best; ties share the lower rank) where the source had none."""
-    for mt in models.values():
-        if all(r["rank"] is not None for r in mt.rows if r["mean"] is not None):
-            continue
-        done = mt.complete()
-        rank = 0
-        prev = None
-        for i, r in enumerate(done, start=1):
-            if r["mean"] != prev:
-                rank, prev = i, r["mean"]
-            r["rank"] = rank
 
 
 def _spec_name(best: dict[str, Any], info: dict[str, Any]) -> str | None:
@@ -231,27 +261,22 @@ def load_run(run_dir: Path, storage: str | None = None, use_storage: bool = True
     if not models and not best:
         raise InputError(f"{run_dir} has no {TRIALS_CSV}, {BEST_PARAMETERS} or study storage; "
                          "is it a run folder written by `hpo tune`?", Location(str(run_dir)))
-    _rank(models)
     return RunData(run_dir, best, info, models, source, url)
 
 
-def wall_time(rows: list[TrialRow]) -> float | None:
+def wall_time(records: list[TrialRecord]) -> float | None:
     """Seconds from the first trial's start to the last trial's end (None when the source has no times)."""
-    starts = [_as_dt(r["start"]) for r in rows]
-    ends = [_as_dt(r["complete"]) for r in rows]
-    starts = [s for s in starts if s is not None]
-    ends = [e for e in ends if e is not None]
+    starts = [s for r in records if (s := _as_dt(r.datetime_start)) is not None]
+    ends = [e for r in records if (e := _as_dt(r.datetime_complete)) is not None]
     if not starts or not ends:
         return None
     return max((max(ends) - min(starts)).total_seconds(), 0.0)
 
 
-def _as_dt(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
+def _as_dt(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None

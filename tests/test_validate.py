@@ -415,3 +415,19 @@ models:
 """)
     code, out, err = run("validate", str(spec))
     assert code == 2 and "models[1].metric: 'roc_auc' differs from lr's 'accuracy'" in err and "Traceback" not in err
+
+
+def test_repeated_preprocess_steps_are_named_as_the_run_names_them(tmp_path: Path):
+    """A second ``standard_scaler`` is ``standard_scaler_2`` in the run's Pipeline: validate agrees."""
+    spec = BASE + """models:
+  - name: m
+    class: LogisticRegression
+    preprocess: [standard_scaler, standard_scaler]
+    method: random
+    budget: {trials: 2}
+    space: {STEP__with_mean: [true, false]}
+"""
+    code, _, err = run("validate", str(write(tmp_path, spec.replace("STEP", "standard_scaler_2"))))
+    assert code == 0, err
+    code, _, err = run("validate", str(write(tmp_path, spec.replace("STEP", "standard_scaler_1"))))
+    assert code == 2 and "models[0].space.standard_scaler_1__with_mean" in err

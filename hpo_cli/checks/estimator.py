@@ -95,7 +95,7 @@ def check_estimator(spec: Spec, i: int, model: ModelSpec) -> tuple[list[Problem]
     Steps are resolved one at a time so that each error points at its own ``preprocess`` entry.
     """
     from hpo_cli.problem.estimators import estimator_path, resolve_estimator, task_of
-    from hpo_cli.problem.pipeline import resolve_preprocess
+    from hpo_cli.problem.pipeline import resolve_preprocess, unique_step_name
 
     try:
         cls = resolve_estimator(model.class_, spec.allow_modules)
@@ -104,13 +104,14 @@ def check_estimator(spec: Spec, i: int, model: ModelSpec) -> tuple[list[Problem]
         return [spec.problem(("models", i, "class"), str(exc))], None
     problems: list[Problem] = []
     steps: dict[str, type] = {}
+    used: set[str] = set()
     for j, step in enumerate(model.preprocess):
         try:
             name, obj = resolve_preprocess([step], spec.allow_modules)[0]
         except ValueError as exc:
             problems.append(spec.problem(("models", i, "preprocess", j), str(exc).removeprefix("preprocess[0]: ")))
             continue
-        steps[name if name not in steps else f"{name}_{j}"] = type(obj)
+        steps[unique_step_name(name, used)] = type(obj)  # the names the run's Pipeline gives them
     if spec.data and spec.data.task not in ("auto", task):
         problems.append(spec.problem(("models", i, "class"), f"{estimator_path(cls)} is a {task} estimator but "
                                                               f"data.task is {spec.data.task}"))

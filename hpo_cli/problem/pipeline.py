@@ -93,12 +93,20 @@ def resolve_preprocess(steps: Sequence[str | dict[str, Any]],
         if unknown and not accepts_extra_params(cls):
             raise ValueError(f"preprocess step '{name}' has no parameter '{unknown[0]}'"
                              f"{suggest(unknown[0], sorted(estimator_params(cls)))}")
-        unique, n = step_name, 2
-        while unique in used or unique == "model":
-            unique, n = f"{step_name}_{n}", n + 1
-        used.add(unique)
-        out.append((unique, cls(**{**defaults, **params})))
+        out.append((unique_step_name(step_name, used), cls(**{**defaults, **params})))
     return out
+
+
+def unique_step_name(name: str, used: set[str]) -> str:
+    """The Pipeline name of a step: ``name``, else ``name_2``, ``name_3``... (``model`` is the estimator's).
+
+    ``hpo validate`` names steps with this too, so ``<step>__<param>`` means the same step in both.
+    """
+    unique, n = name, 2
+    while unique in used or unique == "model":
+        unique, n = f"{name}_{n}", n + 1
+    used.add(unique)
+    return unique
 
 
 def _set_thread_count(cls: type, kwargs: dict[str, Any], n_jobs: int | None) -> None:

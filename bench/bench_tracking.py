@@ -5,7 +5,7 @@ Drives ``hpo_cli.tracking.tracker`` exactly as the search does (a real Optuna st
 table. Columns:
 
 - ``enqueue``: time ``trial_finished`` takes on the search's thread (the writes are queued);
-- ``writer``: the writer thread's time per child run (create + one log_batch + terminate), measured by
+- ``writer``: the writer process's time per child run (create + one log_batch + terminate), measured by
   draining trials that take no time: the cost if trials were faster than the tracking;
 - ``added``: what tracking adds per trial to a search whose trials fit a small model (~10 ms of CPU),
   against the same loop without tracking; the figure issue 4 targets (<= 20 ms, local store). The

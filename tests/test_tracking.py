@@ -347,3 +347,60 @@ def test_pruned_trials_are_killed_children(tmp_path: Path) -> None:
         is_pruned = child.data.tags["hpo.trial"] in pruned
         assert (child.info.status == "KILLED") == is_pruned
         assert (child.data.tags["hpo.state"] == PRUNED) == is_pruned
+
+
+class FakeStore:
+    """The writer process's synchronous answers, in memory: enough for the run tree's bookkeeping."""
+
+    def __init__(self, children: list[tuple[int, str, str, str, list[str], bool, float | None]]) -> None:
+        self.parents: list[str] = []
+        self.children = children
+        self.ops: list[str] = []
+
+    def __call__(self, op: str, *args: Any) -> Any:
+        self.ops.append(op)
+        if op == "usable_parent":
+            return args[0] in self.parents
+        if op == "create_parent":
+            self.parents.append(f"parent{len(self.parents)}")
+            return self.parents[-1]
+        if op == "children":
+            return self.children
+        return None
+
+
+def test_run_tree_reuses_the_parent_and_claims_each_trial_once(tmp_path: Path) -> None:
+    """Resume bookkeeping without a store: the study keeps the parent, logged trials are never claimed again,
+    a child left RUNNING is completed, and past trials without a child are what model_finished backfills."""
+    import optuna
+
+    from hpo_cli.spec.load import load_spec
+    from hpo_cli.storage.attrs import ATTR, STUDY_MLFLOW_PARENT, finished_trials, record_from_trial
+    from hpo_cli.tracking.runtree import RunTree
+
+    spec = load_spec(iris_spec(tmp_path))
+    study = optuna.create_study(study_name="iris-track.tree", direction="maximize")
+    for score in (0.5, 0.7, 0.6):
+        trial = study.ask()
+        trial.set_user_attr(ATTR, {"params": {}, "mean_test_score": score, "split_scores": [score]})
+        study.tell(trial, score)
+    store = FakeStore([(0, "child0", "FINISHED", COMPLETE, ["max_depth"], True, 0.5),
+                       (1, "child1", "RUNNING", "", ["max_depth"], False, None)])
+    tree = RunTree(spec, tmp_path / "run", store)
+    runs = tree.model("tree")
+    tree.bind(runs, study, "sha")
+    tree.seed_from_study(runs, study)
+    assert runs.parent_id == "parent0" == study.user_attrs[STUDY_MLFLOW_PARENT]
+    records = [record_from_trial("tree", t) for t in finished_trials(study)]
+    assert [r.number for r in tree.missing(runs, records)] == [1, 2]
+    assert tree.claim(runs, records[0]) == (False, None)  # already has a finished child
+    assert tree.claim(runs, records[1]) == (True, ("child1", {"max_depth"}, False))  # completed, not duplicated
+    assert tree.claim(runs, records[1]) == (False, None)
+    assert tree.claim(runs, records[2]) == (True, None)
+    assert tree.child(runs, records[2], None)["name"] == "tree #2"
+    assert tree.run_ids() == {"tree": "parent0"}
+
+    again = RunTree(spec, tmp_path / "run", store)  # --resume: the study's parent, not a new one
+    resumed = again.model("tree")
+    again.bind(resumed, study, "sha")
+    assert resumed.parent_id == "parent0" and store.ops.count("create_parent") == 1

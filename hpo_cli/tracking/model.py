@@ -1,10 +1,10 @@
 """The refitted best model in MLflow: the fitting flavour, signature, input example and diagnostics.
 
-Separate from ``tracking.py`` because it is the only part that touches the estimator and the data:
+Separate from ``tracker`` because it is the only part that touches the estimator and the data:
 a model logged with the right flavour loads back with ``mlflow.pyfunc.load_model`` and predicts, and
 the diagnostics (confusion matrix and classification report, or a residual plot) let a reviewer judge
-the winner without re-running anything. Runs on the tracker's writer thread; mlflow, matplotlib and
-scikit-learn are imported here, never at import time.
+the winner without re-running anything. Runs in the tracker's writer process (``worker``); mlflow,
+matplotlib and scikit-learn are imported here, never at import time.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """What hpo writes into MLflow: names, values and limits, kept apart from *when* and *how* it is sent.
 
-``tracking.py`` owns the run tree, the writer thread and exactly-once; this module only turns hpo's
-typed results into MLflow entities (params, metrics, tags) so the mapping is in one place and the
-metric names match ``trials.csv`` (scikit-learn ``cv_results_`` naming). It also holds the child-run
-cap policy, because that is a pure decision on scores. mlflow is imported inside functions only.
+``tracker`` (the observer) and ``runtree`` (the run tree, exactly-once) decide when, the writer process
+(``worker``) sends; this module only turns hpo's typed results into MLflow entities (params, metrics,
+tags) so the mapping is in one place and the metric names match ``trials.csv`` (scikit-learn
+``cv_results_`` naming). It also holds the child-run cap policy, because that is a pure decision on
+scores. mlflow is imported inside functions only.
 """
 
 from __future__ import annotations
@@ -11,14 +12,13 @@ from __future__ import annotations
 import heapq
 import json
 import math
-import subprocess
 import time
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from hpo_cli.core.results import COMPLETE, FAIL, PRUNED, ModelResult, TrialRecord
+from hpo_cli.rundir.provenance import OPTIONAL_PACKAGES, PACKAGES, git_commit, package_versions
 
 # MLflow's own limits (mlflow.utils.validation): longer values are rejected, so hpo truncates.
 MAX_PARAM_VALUE = 6000
@@ -29,8 +29,6 @@ MAX_METRICS_PER_BATCH = 1000
 #: Optuna trial state -> MLflow run status. A pruned trial was stopped early on purpose: KILLED,
 #: with the tag ``hpo.state=PRUNED`` saying why (FINISHED would hide it among complete trials).
 RUN_STATUS = {COMPLETE: "FINISHED", FAIL: "FAILED", PRUNED: "KILLED"}
-
-PACKAGES = ("hpo", "optuna", "scikit-learn", "mlflow", "xgboost", "numpy", "pandas", "lightgbm", "catboost")
 
 
 def to_millis(stamp: str | None, default: int | None = None) -> int:
@@ -113,30 +111,12 @@ def batches(client: Any, run_id: str, *, metrics: dict[str, float] | None = None
                          tags=[t for t in chunk_pt if not isinstance(t, Param)])
 
 
-def package_versions() -> dict[str, str]:
-    """Versions of the packages that decide a result, for the parent run's tags (absent ones left out)."""
-    out = {}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
-
-
-def git_commit(folder: Path) -> str | None:
-    """The commit of the repository holding the spec, if any; tracking must not fail without git."""
-    try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True,
-                              timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = done.stdout.strip()
-    return commit if done.returncode == 0 and len(commit) >= 7 else None
-
-
 def parent_tags(model: Any, spec: Any, study_name: str, run_dir: Path) -> dict[str, str]:
-    """Provenance of one model's search: enough to find, compare and reproduce it from the UI."""
+    """Provenance of one model's search: enough to find, compare and reproduce it from the UI.
+
+    The commit and the versions come from ``rundir.provenance``, as run.json's do; ``hpo.version.<pkg>``
+    only for installed packages (the interpreter's version is run.json's alone).
+    """
     tags = {
         "hpo.role": "model",
         "hpo.model": model.name,
@@ -156,7 +136,8 @@ def parent_tags(model: Any, spec: Any, study_name: str, run_dir: Path) -> dict[s
         if commit:
             tags["hpo.git_commit"] = commit
             tags["mlflow.source.git.commit"] = commit
-    tags.update({f"hpo.version.{k}": v for k, v in package_versions().items()})
+    versions = package_versions()
+    tags.update({f"hpo.version.{name}": v for name in (*PACKAGES, *OPTIONAL_PACKAGES) if (v := versions.get(name))})
     return tags
 
 
@@ -193,7 +174,7 @@ def run_folder_files(spec_path: Path | None, run_dir: Path) -> list[Path]:
 
 
 def data_sha256_from_run_json(run_dir: Path) -> str | None:
-    """The data hash run.json recorded, when the search did not hand it over with ``set_data_sha256``."""
+    """The data hash run.json recorded, when the tracker did not hear it in ``run_started``."""
     from hpo_cli.rundir.paths import RUN_JSON
 
     try:

@@ -1,6 +1,6 @@
 """Where tracking goes: the MLflow URI resolution, the shared-SQLite guard, and a fast reachability probe.
 
-Kept apart from ``tracking.py`` (the run tree) because this is the part that decides between exit 2
+Kept apart from ``tracker`` (the observer and the run tree) because this is the part that decides between exit 2
 (bad input: an unreachable server, a URI shared with the Optuna study) and starting the search.
 mlflow is imported inside ``connect`` only.
 """

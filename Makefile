@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 # then prints the PR-ready report and the winner's parameters as a training stage would read them.
 demo: install
 	$(BIN)/hpo validate --strict specs/breast_cancer.yaml
-	$(BIN)/hpo tune specs/breast_cancer.yaml --output runs/demo
+	$(BIN)/hpo tune specs/breast_cancer.yaml --output runs/demo --fresh
 	$(BIN)/hpo report runs/demo --top 5
 	@echo "--- hpo best runs/demo --with-init"
 	$(BIN)/hpo best runs/demo --with-init

@@ -91,6 +91,7 @@ def test_dvc_pipeline_references_real_files_and_hpo_commands():
     dvc = yaml.safe_load((EXAMPLES / "dvc" / "dvc.yaml").read_text(encoding="utf-8"))
     tune, train = dvc["stages"]["tune"], dvc["stages"]["train"]
     assert "hpo tune specs/breast_cancer.yaml --output runs/dvc --no-mlflow" in tune["cmd"]
+    assert "--fresh" in tune["cmd"]  # a re-run of the stage starts over instead of exiting 2
     assert "hpo best runs/dvc --format yaml --with-init" in train["cmd"]
     for stage in (tune, train):
         root = (EXAMPLES / "dvc" / stage["wdir"]).resolve()

@@ -71,7 +71,7 @@ def test_grid_budget_below_size_is_a_seeded_sample(write_spec, tune, read_trials
     points = [(r["param_n_neighbors"], r["param_weights"], r["param_p"]) for r in rows]
     assert len(set(points)) == 6
     assert points == [(r["param_n_neighbors"], r["param_weights"], r["param_p"])
-                      for r in read_trials(tune(spec, trials=6).run_dir)]
+                      for r in read_trials(tune(spec, trials=6, fresh=True).run_dir)]
 
 
 def test_random_resume_does_not_replay_and_fresh_run_starts_over(write_spec, tune, read_trials) -> None:
@@ -80,7 +80,7 @@ def test_random_resume_does_not_replay_and_fresh_run_starts_over(write_spec, tun
     rows = read_trials(tune(spec, resume=True).run_dir)
     assert [r["trial"] for r in rows] == [str(i) for i in range(10)]
     assert len({(r["param_max_depth"], r["param_min_impurity_decrease"]) for r in rows}) == 10
-    fresh = tune(spec, trials=3)  # no --resume: the model's study starts over
+    fresh = tune(spec, trials=3, fresh=True)  # --fresh: the model's study starts over
     assert [r["trial"] for r in read_trials(fresh.run_dir)] == ["0", "1", "2"]
 
 
@@ -121,7 +121,7 @@ def test_budgets_target_max_failed_and_timeout(write_spec, tune) -> None:
                          name="failing")
     result = tune(failing)
     assert len(result.models[0].trials) == 2 and result.models[0].stop_reason == "max_failed"
-    slow = tune(spec, timeout=0.0001)
+    slow = tune(spec, timeout=0.0001, fresh=True)
     assert len(slow.models[0].trials) <= 1
 
 
@@ -170,7 +170,7 @@ def test_model_filter_keeps_other_models_from_storage(write_spec, tune, read_tri
                                   {"name": "b", "class": "KNeighborsClassifier",
                                    "space": {"n_neighbors": {"type": "int", "low": 1, "high": 9}}}]})
     tune(spec)
-    result = tune(spec, models=["b"], trials=3)
+    result = tune(spec, models=["b"], trials=3, fresh=True)
     rows = read_trials(result.run_dir)
     assert [r["model"] for r in rows] == ["a", "a", "b", "b", "b"]
     assert [m.name for m in result.models] == ["b"]
@@ -217,7 +217,8 @@ def test_interrupted_fresh_run_never_shows_or_resumes_the_previous_runs_trials(w
     path = write_spec(spec([6, 7]))
     run_dir = path.parent / "run"
     with pytest.raises(Interrupted):
-        run_tune(TuneOptions(spec=path, output=run_dir, mlflow=False, quiet=True), observers=[StopAfterFirstTrial()])
+        run_tune(TuneOptions(spec=path, output=run_dir, mlflow=False, quiet=True, fresh=True),
+                 observers=[StopAfterFirstTrial()])
     rows = read_trials(run_dir)
     assert {r["model"] for r in rows} == {"knn"} and len(rows) == 1
     resumed = read_trials(tune(path, resume=True).run_dir)
@@ -230,7 +231,7 @@ def test_resume_after_editing_the_space_is_bad_input_not_a_traceback(write_spec,
     tune(path, trials=2)
     spec["models"][0]["space"] = {**TREE_SPACE, "criterion": ["gini", "entropy", "log_loss"]}
     write_spec(spec)
-    with pytest.raises(InputError, match="search space changed since the stored trials"):
+    with pytest.raises(InputError, match=r"its 2 stored trial\(s\) were scored for; changed: space\.criterion"):
         tune(path, resume=True)
     assert len(read_trials(path.parent / "run")) == 2  # the stored trials are intact
-    tune(path)  # without --resume the model starts over with the new space
+    tune(path, fresh=True)  # --fresh: the model starts over with the new space

@@ -267,7 +267,7 @@ def test_no_mlflow_never_imports_mlflow(tmp_path: Path) -> None:
         assert done.stdout.strip().endswith("CLEAN"), done.stdout + done.stderr
     assert not (tmp_path / "mlflow.db").exists()
     # with tracking on, mlflow lives in the writer process only: the search's process stays clean too
-    done = subprocess.run([sys.executable, "-c", code, str(spec), "--model", "tree", "--trials", "1"],
+    done = subprocess.run([sys.executable, "-c", code, str(spec), "--model", "tree", "--trials", "1", "--fresh"],
                           cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=120)
     assert done.stdout.strip().endswith("CLEAN"), done.stdout + done.stderr
     assert (tmp_path / "mlflow.db").exists()

@@ -86,6 +86,9 @@ def tune(
     storage: Annotated[str | None, typer.Option(help="Optuna storage URL (default: a journal file in the run "
                                                 "folder).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in the run folder / storage.")] = False,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Start over: delete this run's earlier trials of the "
+                                        "selected models (without it or --resume, a folder holding trials is "
+                                        "refused).")] = False,
     no_mlflow: Annotated[bool, typer.Option("--no-mlflow", help="Turn MLflow tracking off.")] = False,
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
     data: Annotated[str | None, typer.Option(help="Data file (or sklearn:<name>) overriding the spec's "
@@ -95,6 +98,9 @@ def tune(
     """Run every model's search, track it, and write the run folder."""
     if trials is not None and trials <= 0:
         raise InputError(f"must be a positive number, got {trials}", Location("--trials"))
+    if resume and fresh:
+        raise InputError("--resume continues the stored trials and --fresh deletes them: give one",
+                         Location("--fresh"))
     if workers <= 0:
         raise InputError(f"must be at least 1, got {workers}", Location("--workers"))
     if workers > 1:  # say so rather than pretend: trials run in this one process for now
@@ -102,7 +108,7 @@ def tune(
                          Location("--workers"))
     options = TuneOptions(
         spec=spec, output=output, models=list(model or []), method=method, trials=trials,
-        timeout=_duration_option(timeout), seed=seed, workers=workers, storage=storage, resume=resume,
+        timeout=_duration_option(timeout), seed=seed, workers=workers, storage=storage, resume=resume, fresh=fresh,
         mlflow=not no_mlflow, tracking_uri=tracking_uri, data=data, quiet=quiet,
     )
     from hpo_cli.cli.progress import progress_observer

@@ -18,6 +18,7 @@ class TuneOptions:
     workers: int = 1
     storage: str | None = None
     resume: bool = False
+    fresh: bool = False  # start over: delete the selected models' studies (else finished trials are refused)
     mlflow: bool = True
     tracking_uri: str | None = None
     data: str | None = None

@@ -25,6 +25,7 @@ from hpo_cli.search.records import best_of, outcome_attrs, record_of
 from hpo_cli.spec.models import ModelSpec, Spec
 from hpo_cli.storage import attrs as st
 from hpo_cli.storage.backend import study_names
+from hpo_cli.storage.identity import record_identity
 
 
 def study_name(spec: Spec, model: ModelSpec) -> str:
@@ -78,7 +79,7 @@ def _stop_reason(result: ModelResult, prep: Prepared, started: float, n_failed: 
 
 
 def search_model(spec: Spec, prep: Prepared, storage: Any, *, resume: bool, events: Observers,
-                 stop: StopSignal) -> tuple[ModelResult, Any]:
+                 stop: StopSignal, identity: dict[str, Any] | None = None) -> tuple[ModelResult, Any]:
     """Run (or continue) one model's study until its budget, timeout, target or max_failed; return the study."""
     from optuna.trial import TrialState
 
@@ -93,6 +94,8 @@ def search_model(spec: Spec, prep: Prepared, storage: Any, *, resume: bool, even
     study.sampler = sampler
     study.pruner = samplers.make_pruner(model.pruner, len(evaluator.folds))
     study.set_user_attr(st.STUDY_MODEL, model_info(spec, model, evaluator))
+    if identity is not None:
+        record_identity(study, identity)
     events.emit("study_opened", model.name, study)
     result = _result(spec, model, name, list(existing))
     result.best = best_of(existing)

@@ -12,7 +12,7 @@ from typing import Any
 from hpo_cli.core.errors import InputError
 from hpo_cli.core.values import plain
 from hpo_cli.problem import space
-from hpo_cli.problem.cv import describe, make_folds
+from hpo_cli.problem.cv import describe, make_folds, resolve_kind
 from hpo_cli.problem.data import Dataset
 from hpo_cli.problem.estimators import effective_init_params, estimator_dotted
 from hpo_cli.search import samplers
@@ -65,4 +65,23 @@ def model_info(spec: Spec, model: ModelSpec, evaluator: Evaluator) -> dict[str, 
         "metric": metric_label(model.metric, ds.task), "metrics": list(model.metrics), "method": model.method,
         "cv": describe(model.cv, ds.task, ds.groups is not None), "n_splits": len(evaluator.folds),
         "seed": model.seed, "space": list(model.space),
+    })
+
+
+def model_identity(spec: Spec, model: ModelSpec, dataset: Dataset) -> dict[str, Any]:
+    """What ``--resume`` and ``--join`` require to be unchanged (``storage.identity`` compares and words it)."""
+    cv = model.cv
+    kind = resolve_kind(cv, dataset.task, dataset.groups is not None)
+    return plain({
+        "class": estimator_dotted(model, spec.allow_modules),
+        "init_params": model.init_params,
+        "preprocess": model.preprocess,
+        "space": {name: param.model_dump(exclude_none=True) for name, param in model.space.items()},
+        "method": model.method,
+        "cv": {"kind": kind, "folds": cv.folds, "repeats": cv.repeats,
+               "shuffle": cv.shuffle if cv.shuffle is not None else kind != "timeseries",
+               "gap": cv.gap, "max_train_size": cv.max_train_size, "seed": model.seed},
+        "metric": metric_label(model.metric, dataset.task),
+        "test_size": spec.data.test_size if spec.data else None,
+        "data_sha256": dataset.sha256,
     })

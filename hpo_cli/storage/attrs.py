@@ -11,7 +11,8 @@ Trial user attributes (written once per trial, one journal line each):
   trials are not part of the search (not counted in the budget, not in ``trials.csv``).
 
 Study user attributes: ``hpo_model`` (name, estimator, init_params, metric, metrics, method, cv, n_splits,
-seed, space), once the model finished ``hpo_test`` (``{"score": f, "metrics": {...}}``), and with MLflow
+seed, space), ``hpo_identity`` (what ``--resume`` and ``--join`` compare: ``storage.identity``), once
+the model finished ``hpo_test`` (``{"score": f, "metrics": {...}}``), and with MLflow
 tracking ``mlflow_parent_run_id`` (the model's parent run, shared by ``--resume`` and workers).
 
 Reading goes through :func:`record_from_trial`: above the storage a trial is a ``TrialRecord``, never an
@@ -34,6 +35,7 @@ ATTR_INTERRUPTED = "interrupted"
 STUDY_MODEL = "hpo_model"
 STUDY_TEST = "hpo_test"
 STUDY_MLFLOW_PARENT = "mlflow_parent_run_id"
+STUDY_IDENTITY = "hpo_identity"
 
 
 def average(values: list[float] | None) -> float | None:

@@ -18,14 +18,16 @@ from hpo_cli.core.results import ModelResult, RunObserver, RunResult
 from hpo_cli.problem.data import load_dataset, split_seed
 from hpo_cli.report.markdown import results_markdown
 from hpo_cli.rundir import writers
+from hpo_cli.rundir.lock import RunFolderLock
 from hpo_cli.rundir.provenance import RunInfo
 from hpo_cli.search.evaluate import metric_label
 from hpo_cli.search.loop import earlier_result, refit_best, search_model, study_name
 from hpo_cli.search.observers import Observers, StopSignal
-from hpo_cli.search.plan import prepare_model
+from hpo_cli.search.plan import model_identity, prepare_model
 from hpo_cli.spec.load import load_spec
 from hpo_cli.spec.models import Spec
 from hpo_cli.storage.backend import delete_study_if_exists, open_storage, storage_url
+from hpo_cli.tune.ownership import check_existing_studies
 from hpo_cli.tune.prepare import apply_overrides, check, task_of_models
 
 
@@ -66,12 +68,18 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
     tracker = _open_tracker(spec, options, run_dir)
     # Nothing was written up to here: bad input exits 2 with the run folder untouched.
     events = Observers([*(observers or []), tracker], warnings_out)
+    names = {spec.models[i].name: study_name(spec, spec.models[i]) for i in selected}
+    identities = {prep.model.name: model_identity(spec, prep.model, dataset) for prep in prepared}
+    lock = RunFolderLock(run_dir)
     try:
-        storage = open_storage(run_dir, options.storage or spec.storage)
-        if not options.resume:  # a fresh run: no selected model may show (or resume) an older run's trials
-            for i in selected:
-                delete_study_if_exists(storage, study_name(spec, spec.models[i]))
+        storage = open_storage(run_dir, options.storage or spec.storage)  # before the lock: a bad URL creates no folder
+        lock.acquire()
+        check_existing_studies(spec, names, identities, storage, options, run_dir)
+        if not options.resume:  # a fresh run (--fresh, or nothing finished yet): start the selected models over
+            for name in names.values():
+                delete_study_if_exists(storage, name)
     except BaseException:
+        lock.release()
         events.close()
         raise
     events.emit("run_started", dataset.sha256)
@@ -100,7 +108,7 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
         with StopSignal() as stop:
             for prep in prepared:
                 model_result, study = search_model(spec, prep, storage, resume=options.resume, events=events,
-                                                   stop=stop)
+                                                   stop=stop, identity=identities[prep.model.name])
                 if model_result.stop_reason != "interrupted":
                     refit_best(prep, model_result, study, dataset, events, warnings_out)
                 done[model_result.name] = model_result
@@ -118,6 +126,7 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
         events.emit("run_finished", result)
     finally:
         events.close()
+        lock.release()
     if interrupted:
         raise Interrupted(str(run_dir))
     return result

@@ -1,0 +1,60 @@
+"""What a run may do with the studies already in its storage, decided before anything is written.
+
+A fresh run (no ``--resume``) never silently deletes finished trials: a storage that holds some for a
+selected model is refused unless ``--fresh`` says to start over. ``--resume`` continues a model only when
+its identity (``storage.identity``) is the one its trials were scored for; each difference is named,
+and the storage is left as it was.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hpo_cli.core.errors import InputError, Location, Problem
+from hpo_cli.core.options import TuneOptions
+from hpo_cli.spec.models import Spec
+from hpo_cli.storage.attrs import finished_trials
+from hpo_cli.storage.backend import study_names
+from hpo_cli.storage.identity import differences, recorded_identity
+
+
+def check_existing_studies(spec: Spec, names: dict[str, str], identities: dict[str, dict[str, Any]],
+                           storage: Any, options: TuneOptions, run_dir: Path) -> None:
+    """Refuse (exit 2) a fresh run over finished trials, or a resume whose model changed; see the module docstring.
+
+    ``names`` maps each selected model to its study name, ``identities`` to its current identity.
+    """
+    import optuna
+
+    present = set(study_names(storage))
+    holding: list[str] = []
+    problems: list[Problem] = []
+    for index, model in enumerate(spec.models):
+        name = names.get(model.name)
+        if name is None or name not in present:
+            continue
+        study = optuna.load_study(study_name=name, storage=storage)
+        n_finished = len(finished_trials(study))
+        if not options.resume:
+            if n_finished and not options.fresh:
+                holding.append(f"{model.name} ({n_finished})")
+            continue
+        recorded = recorded_identity(study)
+        if recorded is None:
+            if n_finished:
+                problems.append(spec.problem(("models", index, "name"), f"the study {name} was written by an "
+                                             f"earlier hpo that did not record what its trials were scored for, "
+                                             f"so it cannot be resumed safely; start over with --fresh"))
+            continue
+        changed = differences(recorded, identities[model.name])
+        if changed:
+            problems.append(spec.problem(("models", index, "name"), f"--resume: model '{model.name}' is not the one "
+                                         f"its {n_finished} stored trial(s) were scored for; changed: "
+                                         f"{'; '.join(changed)}. Undo the change, or start over with --fresh"))
+    if holding:
+        where = Location("--storage") if options.storage else Location(str(run_dir))
+        raise InputError(f"the study storage already holds finished trials of {', '.join(holding)}; continue "
+                         f"them with --resume, or start over with --fresh (deletes them)", where)
+    if problems:
+        raise InputError(problems)

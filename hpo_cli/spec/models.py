@@ -9,7 +9,7 @@ data (estimators, scorers, columns) live in ``checks``; this module imports none
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -35,30 +35,29 @@ class _ParamBase(StrictModel):
     when: dict[str, Any] | None = None
 
 
-class FloatParam(_ParamBase):
+class _RangeParam(_ParamBase):
+    """A numeric range; ``FloatParam`` and ``IntParam`` differ only in the type of their bounds and step."""
+
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _range(self) -> Self:
+        _check_range(self.low, self.high, self.log, self.step)  # type: ignore[attr-defined]
+        return self
+
+
+class FloatParam(_RangeParam):
     type: Literal["float"]
     low: float
     high: float
-    log: bool = False
     step: float | None = Field(None, gt=0)
 
-    @model_validator(mode="after")
-    def _range(self) -> FloatParam:
-        _check_range(self.low, self.high, self.log, self.step)
-        return self
 
-
-class IntParam(_ParamBase):
+class IntParam(_RangeParam):
     type: Literal["int"]
     low: int
     high: int
-    log: bool = False
     step: int | None = Field(None, gt=0)
-
-    @model_validator(mode="after")
-    def _range(self) -> IntParam:
-        _check_range(self.low, self.high, self.log, self.step)
-        return self
 
 
 class CategoricalParam(_ParamBase):

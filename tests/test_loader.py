@@ -111,7 +111,8 @@ def test_a_byte_order_mark_is_accepted(file):
 
 
 def test_yaml_12_scalars_only_true_and_false_are_booleans():
-    doc = parse_text("a: [on, off, yes, no, y, n, true, False, ~, null, 2024-01-01, 010, 0x1F, 1_000, 1:30]\n", "s.yaml")
+    text = "a: [on, off, yes, no, y, n, true, False, ~, null, 2024-01-01, 010, 0x1F, 1_000, 1:30]\n"
+    doc = parse_text(text, "s.yaml")
     assert doc.data["a"] == ["on", "off", "yes", "no", "y", "n", True, False, None, None, "2024-01-01", 10, 31,
                              1000, "1:30"]
     assert parse_text("a: !!str 5\nb: !!float 3\nc: !!int '7'\n", "s.yaml").data == {"a": "5", "b": 3.0, "c": 7}

@@ -83,6 +83,8 @@ def tune(
     timeout: Annotated[str | None, typer.Option(help="Override the time budget per model, e.g. 90s, 30m, 2h.")] = None,
     seed: Annotated[int | None, typer.Option(help="Override the seed of every model.")] = None,
     workers: Annotated[int, typer.Option(help="Parallel worker processes on this machine.")] = 1,
+    threads: Annotated[int | None, typer.Option(help="Threads per worker (BLAS/OpenMP and the estimator's "
+                                                "n_jobs); default: cores // workers, at least 1.")] = None,
     storage: Annotated[str | None, typer.Option(help="Optuna storage URL (default: a journal file in the run "
                                                 "folder).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in the run folder / storage.")] = False,
@@ -106,9 +108,16 @@ def tune(
     if workers > 1:  # say so rather than pretend: trials run in this one process for now
         raise InputError("more than one worker is not available yet; run with --workers 1 (the default)",
                          Location("--workers"))
+    if threads is not None and threads <= 0:
+        raise InputError(f"must be at least 1, got {threads}", Location("--threads"))
+    from hpo_cli.problem.threads import apply_to_process, threads_per_worker
+
+    # Before scikit-learn/NumPy load their OpenMP/BLAS runtimes, which read these variables once.
+    apply_to_process(threads_per_worker(workers, threads), override=threads is not None)
     options = TuneOptions(
         spec=spec, output=output, models=list(model or []), method=method, trials=trials,
-        timeout=_duration_option(timeout), seed=seed, workers=workers, storage=storage, resume=resume, fresh=fresh,
+        timeout=_duration_option(timeout), seed=seed, workers=workers, threads=threads, storage=storage,
+        resume=resume, fresh=fresh,
         mlflow=not no_mlflow, tracking_uri=tracking_uri, data=data, quiet=quiet,
     )
     from hpo_cli.cli.progress import progress_observer

@@ -24,6 +24,7 @@ import numpy as np
 from hpo_cli.core.results import COMPLETE, FAIL, PRUNED
 from hpo_cli.problem.cv import Folds
 from hpo_cli.problem.data import Dataset
+from hpo_cli.problem.threads import limited
 from hpo_cli.spec.models import ModelSpec
 
 INTERRUPTED = "INTERRUPTED"
@@ -76,7 +77,11 @@ def metric_label(metric: str | None, task: str) -> str:
 
 
 class Evaluator:
-    """Scores parameter sets of one model on precomputed folds (built once per model)."""
+    """Scores parameter sets of one model on precomputed folds (built once per model).
+
+    ``n_jobs``: the threads one trial may use (``problem.threads``): the estimator's thread parameter,
+    and the cap on OpenMP/BLAS pools during every fit and score; None leaves both to the libraries.
+    """
 
     def __init__(self, model: ModelSpec, dataset: Dataset, folds: Folds,
                  allow_modules: Sequence[str] = (), *, n_jobs: int | None = None) -> None:
@@ -122,7 +127,7 @@ class Evaluator:
         the run after the current fold, not mid-fit.
         """
         out = TrialOutcome(state=COMPLETE)
-        with warnings.catch_warnings(record=True) as caught:
+        with limited(self.n_jobs), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
                 for k in range(len(self.folds)):
@@ -162,7 +167,7 @@ class Evaluator:
         The refit sees a DataFrame so the model keeps its feature names for whoever loads it later.
         """
         ds = self.dataset
-        with warnings.catch_warnings():
+        with limited(self.n_jobs), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             estimator = self.build(params)
             estimator.fit(ds.frame(ds.X), ds.y)

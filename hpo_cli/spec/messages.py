@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from hpo_cli.core.errors import Problem
 from hpo_cli.core.text import suggest
+from hpo_cli.spec.compose import preview
 from hpo_cli.spec.loader import Document, PathKey, dotted, origin_of, written_path
 
 
@@ -58,29 +59,33 @@ def _message(err: dict[str, Any], path: PathKey, fields: dict[str, tuple[str, ..
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
         options = re.findall(r"'([^']*)'", expected)
-        return f"unknown value {err['input']!r}; expected one of {', '.join(options)}{suggest(err['input'], options)}"
+        got = preview(repr(err["input"]), 60)
+        return f"unknown value {got}; expected one of {', '.join(options)}{suggest(err['input'], options)}"
     if kind == "union_tag_invalid" and _container(path[:-1]) == "pruner":
         options = re.findall(r"'([^']*)'", err.get("ctx", {}).get("expected_tags", ""))
-        got = str(err["input"].get("type"))
-        return f"unknown pruner {got!r}; expected one of {', '.join(options)}{suggest(got, options)}"
+        name = str(err["input"].get("type"))
+        return (f"unknown pruner {preview(repr(name), 40)}; expected one of {', '.join(options)}"
+                f"{suggest(name, options)}")
     if kind == "union_tag_invalid":
-        return f"unknown type {err['input'].get('type')!r}; expected float, int or categorical (or a list)"
+        got = preview(repr(err["input"].get("type")), 40)
+        return f"unknown type {got}; expected float, int or categorical (or a list)"
     if kind == "union_tag_not_found":
         return "a distribution needs `type: float|int|categorical`, or write the choices as a list"
     if kind in ("greater_than", "greater_than_equal", "less_than"):
         bound = next(iter(err.get("ctx", {}).values()), "")
         word = {"greater_than": "greater than", "greater_than_equal": "at least", "less_than": "below"}[kind]
-        return f"must be {word} {bound}, got {err.get('input')!r}"
+        return f"must be {word} {bound}, got {preview(repr(err.get('input')), 60)}"
     if kind == "string_pattern_mismatch":
-        return f"{err.get('input')!r} may only hold letters, digits, '_', '.' and '-' (it names files and studies)"
+        got = preview(repr(err.get("input")), 60)
+        return f"{got} may only hold letters, digits, '_', '.' and '-' (it names files and studies)"
     if kind == "value_error":
         return msg.removeprefix("Value error, ")
     if kind == "model_attributes_type" and _container(path) == "param":
         return (f"expected a list of choices or a distribution such as {{type: float, low: 0.1, high: 1}}, "
-                f"got {err.get('input')!r} (fixed values belong in init_params)")
+                f"got {preview(repr(err.get('input')), 60)} (fixed values belong in init_params)")
     if kind.endswith("_type") or kind.endswith("_parsing"):
         got = err.get("input")
-        return f"{msg[0].lower()}{msg[1:]}, got {type(got).__name__} {got!r}"
+        return f"{msg[0].lower()}{msg[1:]}, got {type(got).__name__} {preview(repr(got), 60)}"
     return f"{msg[0].lower()}{msg[1:]}"
 
 

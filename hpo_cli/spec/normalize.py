@@ -36,7 +36,7 @@ def _normalize_entry(doc: Document, space: dict[str, Any], base: PathKey, name: 
     path = base + (name,)
     entry = space[name]
     if isinstance(entry, list):
-        doc.values[path + ("values",)] = doc.values.get(path, (1, 1))
+        doc.links[path + ("values",)] = path  # values[i] is where the list's item i was written
         space[name] = {"type": "categorical", "values": entry}
         return
     if not isinstance(entry, dict):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hpo_cli.core.errors import InputError
-from hpo_cli.core.results import COMPLETE, FAIL, PRUNED, FittedBest, ModelResult
+from hpo_cli.core.results import COMPLETE, FAIL, PRUNED, FittedBest, ModelResult, confirmed_winner
 from hpo_cli.problem import space
 from hpo_cli.problem.data import Dataset
 from hpo_cli.problem.estimators import effective_init_params, estimator_dotted
@@ -191,7 +191,8 @@ def earlier_result(spec: Spec, model: ModelSpec, storage: Any) -> ModelResult | 
     study = optuna.load_study(study_name=name, storage=storage)
     result = _result(spec, model, name, [st.record_from_trial(model.name, t) for t in st.finished_trials(study)])
     test = study.user_attrs.get(st.STUDY_TEST) or {}
-    result.best, result.test_score, result.test_metrics = best_of(result.trials), test.get("score"), \
-        test.get("metrics") or {}
+    st.apply_confirmation(result.trials, study.user_attrs.get(st.STUDY_CONFIRM))
+    result.best = confirmed_winner(result.trials) or best_of(result.trials)
+    result.test_score, result.test_metrics = test.get("score"), test.get("metrics") or {}
     result.stop_reason = "earlier run"
     return result

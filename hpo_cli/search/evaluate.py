@@ -117,12 +117,14 @@ class Evaluator:
     def build(self, params: dict[str, Any]) -> Any:
         return self._build(self.model, params, self.allow_modules, n_jobs=self.n_jobs)
 
-    def evaluate(self, params: dict[str, Any], report: Callable[[int, float], bool] | None = None,
+    def evaluate(self, params: dict[str, Any], report: Callable[[int, list[float]], bool] | None = None,
                  should_stop: Callable[[], bool] = lambda: False) -> TrialOutcome:
         """Fit and score ``params`` on every fold.
 
-        ``report(fold, mean so far)`` returns True to prune (fold-level pruning); ``should_stop`` is
-        checked between folds so that Ctrl-C ends the run after the current fold, not mid-fit.
+        ``report(fold index, fold scores so far)`` is called after every fold, the last one included (a
+        complete trial's per-fold values are what Wilcoxon compares later trials with); True prunes the
+        trial unless it was its last fold. ``should_stop`` is checked between folds so that Ctrl-C ends
+        the run after the current fold, not mid-fit.
         """
         out = TrialOutcome(state=COMPLETE)
         with limited(self.n_jobs), warnings.catch_warnings(record=True) as caught:
@@ -147,7 +149,7 @@ class Evaluator:
                     out.split_scores.append(main)
                     for name in self.extra:
                         out.metrics.setdefault(name, []).append(float(scores[name]))
-                    if report is not None and k < len(self.folds) - 1 and report(k, mean_std(out.split_scores)[0]):
+                    if report is not None and report(k, out.split_scores) and k < len(self.folds) - 1:
                         out.state = PRUNED
                         break
             except Exception as exc:  # any fit/score error is this trial's failure, not the run's

@@ -16,9 +16,10 @@ from hpo_cli.problem import space
 from hpo_cli.problem.data import Dataset
 from hpo_cli.problem.estimators import effective_init_params, estimator_dotted
 from hpo_cli.search import samplers
-from hpo_cli.search.observers import Observers, StopSignal
+from hpo_cli.search.observers import Observers
 from hpo_cli.search.plan import Prepared, model_info
 from hpo_cli.search.records import best_of
+from hpo_cli.search.stopping import StopSignal
 from hpo_cli.search.trial import run_trial
 from hpo_cli.spec.models import ModelSpec, Spec
 from hpo_cli.storage import attrs as st
@@ -61,6 +62,7 @@ def _stop_reason(result: ModelResult, prep: Prepared, started: float, n_failed: 
 def search_model(spec: Spec, prep: Prepared, storage: Any, *, resume: bool, events: Observers,
                  stop: StopSignal, identity: dict[str, Any] | None = None) -> tuple[ModelResult, Any]:
     """Run (or continue) one model's study until its budget, timeout, target or max_failed; return the study."""
+
     model, evaluator = prep.model, prep.evaluator
     name = study_name(spec, model)
     study = open_study(storage, name)

@@ -13,10 +13,11 @@ from typing import Any
 from hpo_cli.core.errors import InputError
 from hpo_cli.core.results import COMPLETE, PRUNED, TrialRecord
 from hpo_cli.problem import space
+from hpo_cli.search import samplers
 from hpo_cli.search.evaluate import INTERRUPTED
-from hpo_cli.search.observers import StopSignal
 from hpo_cli.search.plan import Prepared
 from hpo_cli.search.records import outcome_attrs, record_of
+from hpo_cli.search.stopping import StopSignal, abandon_trial
 from hpo_cli.spec.models import ModelSpec, Spec
 from hpo_cli.storage import attrs as st
 
@@ -26,18 +27,9 @@ def suggest(study: Any, trial: Any, spec: Spec, index: int, model: ModelSpec) ->
     try:
         return space.suggest(trial, model)
     except ValueError as exc:  # only possible on --resume after the space was edited
-        abandon(study, trial)
+        abandon_trial(study, trial)
         raise InputError(spec.problem(("models", index, "space"), f"the search space changed since the stored "
                                       f"trials ({exc}); run without --resume to start this model over")) from None
-
-
-def abandon(study: Any, trial: Any) -> None:
-    """A trial cut short by an interruption: FAIL, flagged so it is neither counted nor shown."""
-    from optuna.trial import TrialState
-
-    trial.set_user_attr(st.ATTR_INTERRUPTED, True)
-    trial.set_user_attr(st.ATTR_ERROR, "interrupted before it finished")
-    study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
 
 
 def run_trial(study: Any, trial: Any, spec: Spec, prep: Prepared, stop: StopSignal) -> TrialRecord | None:
@@ -45,19 +37,23 @@ def run_trial(study: Any, trial: Any, spec: Spec, prep: Prepared, stop: StopSign
     from optuna.trial import TrialState
 
     model, evaluator = prep.model, prep.evaluator
+    report_value = samplers.reported_value(model.pruner)
+    stop.trial_started(study, trial, model.name)  # the watchdog marks it if its fit never returns
     t_start, when = time.perf_counter(), datetime.now(UTC)
     try:
         params = suggest(study, trial, spec, prep.index, model)
 
-        def report(step: int, value: float, trial: Any = trial) -> bool:
-            trial.report(value, step)
-            return bool(trial.should_prune())
+        def report(step: int, scores: list[float], trial: Any = trial) -> bool:
+            trial.report(report_value(scores), step)
+            return step < len(evaluator.folds) - 1 and samplers.should_prune(trial)
 
-        outcome = evaluator.evaluate(params, report if model.pruner != "none" else None, stop.is_set)
+        outcome = evaluator.evaluate(params, report if model.pruner.type != "none" else None, stop.is_set)
     except KeyboardInterrupt:
         outcome = None
+    finally:
+        stop.trial_ended()
     if outcome is None or outcome.state == INTERRUPTED:
-        abandon(study, trial)
+        abandon_trial(study, trial)
         return None
     attrs = outcome_attrs(params, outcome, time.perf_counter() - t_start)
     trial.set_user_attr(st.ATTR, attrs)

@@ -16,8 +16,8 @@ from typing import Any
 
 from hpo_cli.search import queue, samplers
 from hpo_cli.search.loop import study_name
-from hpo_cli.search.observers import StopSignal
 from hpo_cli.search.plan import Prepared
+from hpo_cli.search.stopping import StopSignal
 from hpo_cli.search.trial import run_trial
 from hpo_cli.spec.models import Spec
 from hpo_cli.storage import attrs as st

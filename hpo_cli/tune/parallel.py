@@ -39,8 +39,9 @@ from hpo_cli.core.results import COMPLETE, FAIL, ModelResult
 from hpo_cli.problem.threads import thread_env
 from hpo_cli.search import queue
 from hpo_cli.search.loop import open_study, stored_result, study_name
-from hpo_cli.search.observers import Observers, StopSignal
+from hpo_cli.search.observers import Observers
 from hpo_cli.search.plan import Prepared, model_info
+from hpo_cli.search.stopping import StopSignal
 from hpo_cli.spec.models import Spec
 from hpo_cli.storage import attrs as st
 from hpo_cli.storage.heartbeat import fail_stale, heartbeat_enabled

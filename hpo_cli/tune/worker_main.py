@@ -35,8 +35,8 @@ def run(orders: WorkerOrders) -> int:
 
     from hpo_cli.core.errors import HpoError
     from hpo_cli.problem.data import load_dataset
-    from hpo_cli.search.observers import StopSignal
     from hpo_cli.search.plan import prepare_model
+    from hpo_cli.search.stopping import StopSignal
     from hpo_cli.search.worker import work
     from hpo_cli.spec.load import load_spec
     from hpo_cli.storage.backend import open_storage

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -61,6 +62,26 @@ def _located(spec: Spec, key: str, message: str) -> InputError:
     return InputError(spec.problem(("data", key), message))
 
 
+def read_table(path: Path) -> pd.DataFrame:
+    """A CSV/TSV (optionally gzipped) or Parquet file as a frame; ``ValueError`` says what is wrong with it.
+
+    The one reader of data files: ``hpo tune``/``validate`` (through the spec) and ``hpo init`` use it.
+    """
+    suffix = path.suffix.lower()
+    text = suffix in (".csv", ".txt", ".tsv") or path.name.endswith((".csv.gz", ".tsv.gz"))
+    if not text and suffix not in (".parquet", ".pq"):
+        raise ValueError(f"unsupported data format '{suffix}' (use .csv or .parquet)")
+    try:
+        frame = pd.read_csv(path, sep="\t" if ".tsv" in path.name else ",") if text else pd.read_parquet(path)
+    except pd.errors.EmptyDataError:
+        raise ValueError("the file is empty") from None
+    except Exception as exc:  # a parser error is the user's file, not a bug
+        raise ValueError(f"cannot read the file: {type(exc).__name__}: {exc}") from None
+    if frame.empty or len(frame.columns) == 0:
+        raise ValueError("the file has no data rows")
+    return frame
+
+
 def _read_frame(spec: Spec) -> tuple[pd.DataFrame, str, str, str]:
     """(frame, default target, sha256, display name) of the spec's source."""
     assert spec.data is not None
@@ -82,25 +103,11 @@ def _read_frame(spec: Spec) -> tuple[pd.DataFrame, str, str, str]:
     shown = source
     if not path.is_file():
         raise _located(spec, "source", f"data file not found: {path}")
-    raw = path.read_bytes()
-    digest = hashlib.sha256(raw).hexdigest()
-    suffix = path.suffix.lower()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
     try:
-        if suffix in (".csv", ".txt", ".tsv") or path.name.endswith((".csv.gz", ".tsv.gz")):
-            sep = "\t" if ".tsv" in path.name else ","
-            frame = pd.read_csv(path, sep=sep)
-        elif suffix in (".parquet", ".pq"):
-            frame = pd.read_parquet(path)
-        else:
-            raise _located(spec, "source", f"{shown}: unsupported data format '{suffix}' (use .csv or .parquet)")
-    except InputError:
-        raise
-    except pd.errors.EmptyDataError:
-        raise _located(spec, "source", f"{shown}: the file is empty") from None
-    except Exception as exc:  # a parser error is the user's file, not a bug
-        raise _located(spec, "source", f"{shown}: cannot read the file: {type(exc).__name__}: {exc}") from None
-    if frame.empty or len(frame.columns) == 0:
-        raise _located(spec, "source", f"{shown}: the file has no data rows")
+        frame = read_table(path)
+    except ValueError as exc:
+        raise _located(spec, "source", f"{shown}: {exc}") from None
     return frame, "", digest, shown
 
 

@@ -108,11 +108,12 @@ def _frame(source: str, output: Path | None) -> tuple[Any, str]:
         import sklearn.datasets
 
         return getattr(sklearn.datasets, f"load_{name}")(as_frame=True).frame, source
-    from hpo_cli.problem.data import read_table
+    from hpo_cli.problem.data import read_table, unreadable_file
 
     path = Path(source).expanduser()
-    if not path.is_file():
-        raise InputError(f"data file not found: {source}", Location("DATA"))
+    reason = unreadable_file(path)
+    if reason:
+        raise InputError(reason, Location("DATA"))
     try:
         frame = read_table(path)
     except ValueError as exc:

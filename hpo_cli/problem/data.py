@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ import pandas as pd
 
 from hpo_cli.core.errors import InputError
 from hpo_cli.core.text import suggest
+from hpo_cli.core.values import plain
 from hpo_cli.spec.load import data_path
 from hpo_cli.spec.models import DEFAULT_SEED, Spec
 
@@ -57,6 +59,31 @@ class Dataset:
         return pd.DataFrame(X, columns=self.feature_names)
 
 
+def unreadable_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a data file (missing, a symlink loop, a folder, a FIFO, a device), else None.
+
+    Named without ``Path.resolve``, which raises on a symlink loop; a FIFO or a device is refused rather
+    than read, since reading it would block or never end.
+    """
+    import errno
+    import os
+    import stat
+
+    shown = os.path.abspath(path)
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"data path is a loop of symbolic links: {shown}"
+        return f"data file not found: {shown}" if exc.errno in (errno.ENOENT, errno.ENOTDIR) else \
+            f"cannot read the data file {shown}: {exc.strerror}"
+    if stat.S_ISDIR(mode):
+        return f"data path is a folder, not a file: {shown}"
+    if not stat.S_ISREG(mode):
+        return f"data path is not a regular file (a pipe, socket or device): {shown}"
+    return None
+
+
 def _located(spec: Spec, key: str, message: str) -> InputError:
     return InputError(spec.problem(("data", key), message))
 
@@ -80,11 +107,14 @@ def _read_frame(spec: Spec) -> tuple[pd.DataFrame, str, str, str]:
     path = data_path(spec)
     assert path is not None
     shown = source
-    if not path.is_file():
-        raise _located(spec, "source", f"data file not found: {path}")
+    reason = unreadable_file(path)
+    if reason:
+        raise _located(spec, "source", reason)
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
     suffix = path.suffix.lower()
+    if suffix != ".parquet" and suffix != ".pq" and b"\x00" in raw[:8192] and not path.name.endswith(".gz"):
+        raise _located(spec, "source", f"{shown}: binary content (NUL bytes), not a CSV text file")
     try:
         if suffix in (".csv", ".txt", ".tsv") or path.name.endswith((".csv.gz", ".tsv.gz")):
             sep = "\t" if ".tsv" in path.name else ","
@@ -98,17 +128,33 @@ def _read_frame(spec: Spec) -> tuple[pd.DataFrame, str, str, str]:
     except pd.errors.EmptyDataError:
         raise _located(spec, "source", f"{shown}: the file is empty") from None
     except Exception as exc:  # a parser error is the user's file, not a bug
-        raise _located(spec, "source", f"{shown}: cannot read the file: {type(exc).__name__}: {exc}") from None
+        text = str(exc).split("\n")[0][:120]
+        raise _located(spec, "source", f"{shown}: cannot read the file: {type(exc).__name__}: {text}") from None
     if frame.empty or len(frame.columns) == 0:
         raise _located(spec, "source", f"{shown}: the file has no data rows")
     return frame, "", digest, shown
 
 
+def short(text: str, limit: int = 24) -> str:
+    """At most a short prefix of a file's content in a message (a header line may hold anything, even a token)."""
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def listed_columns(frame: pd.DataFrame, most: int = 12) -> str:
+    """The columns of a frame for a message: a few short names, never a whole first line of the file."""
+    columns = [short(str(c)) for c in frame.columns]
+    return ", ".join(columns[:most]) + (f" and {len(columns) - most} more" if len(columns) > most else "")
+
+
 def _column(spec: Spec, frame: pd.DataFrame, key: str, name: str, shown: str) -> None:
     if name not in frame.columns:
         columns = [str(c) for c in frame.columns]
-        listed = ", ".join(columns[:30]) + (" ..." if len(columns) > 30 else "")
-        raise _located(spec, key, f"{shown} has no column '{name}'{suggest(name, columns)} (columns: {listed})")
+        if len(columns) == 1 and len(columns[0]) > 24:  # one long "column": the file is not comma-separated data
+            raise _located(spec, key, f"{shown}: no column '{name}': the first line ({short(columns[0])!r}) does not "
+                                      f"read as comma-separated column names; is it a CSV file?")
+        raise _located(spec, key, f"{shown} has no column '{name}'{suggest(name, columns)} (columns: "
+                                  f"{listed_columns(frame)})")
 
 
 def _check_target(spec: Spec, y: pd.Series, task: str, shown: str, target: str) -> None:
@@ -121,6 +167,10 @@ def _check_target(spec: Spec, y: pd.Series, task: str, shown: str, target: str) 
         example = next((v for v in y if not isinstance(v, int | float)), y.iloc[0])
         raise _located(spec, "target", f"{shown}: target column '{target}' is not numeric (e.g. {example!r}) but the "
                                        f"task is regression; use a classifier or set data.task: classification")
+    if task == "regression" and y.nunique() < 2:
+        raise _located(spec, "target", f"{shown}: target column '{target}' is constant ({plain(y.iloc[0])!r} in "
+                                       f"every row): every model would predict it perfectly (r2 = 1.0) and the "
+                                       f"search would compare nothing; check the column")
     if task == "classification" and y.nunique() < 2:
         raise _located(spec, "target", f"{shown}: target column '{target}' has one class only ({y.iloc[0]!r}); a "
                                        f"classifier needs at least two")
@@ -216,8 +266,8 @@ def _load(spec: Spec, task: str, seed: int, time_series: bool) -> Dataset:
     frame, default_target, sha, shown = _read_frame(spec)
     target = ds.target or default_target
     if not target:
-        columns = ", ".join(map(str, frame.columns[:30]))
-        raise _located(spec, "source", f"{shown}: name the column to predict with data.target (columns: {columns})")
+        raise _located(spec, "source", f"{shown}: name the column to predict with data.target (columns: "
+                                       f"{listed_columns(frame)})")
     _column(spec, frame, "target", target, shown)
     for key in ("groups", "time"):
         name = getattr(ds, key)

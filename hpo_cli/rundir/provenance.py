@@ -20,14 +20,27 @@ OPTIONAL_PACKAGES = ("lightgbm", "catboost")
 DISTRIBUTIONS = {"hpo": "hpo-cli"}
 
 
-def package_versions() -> dict[str, str | None]:
+#: What ``hpo --version`` lists: hpo and the engines it drives.
+ENGINES = ("hpo", "optuna", "scikit-learn", "mlflow", "xgboost")
+
+
+def package_versions(names: tuple[str, ...] | None = None) -> dict[str, str | None]:
     """Installed versions read from package metadata (no import of mlflow or xgboost needed).
 
-    run.json and the MLflow parent's ``hpo.version.*`` tags both come from here.
+    run.json, the MLflow parent's ``hpo.version.*`` tags and ``hpo --version`` (``names=ENGINES``) all
+    come from here; a package that is not installed is None.
     """
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
+    if names is not None:
+        found: dict[str, str | None] = {}
+        for name in names:
+            try:
+                found[name] = version(DISTRIBUTIONS.get(name, name))
+            except PackageNotFoundError:
+                found[name] = None
+        return found
     out: dict[str, str | None] = {"python": platform.python_version()}
     for name in (*PACKAGES, *OPTIONAL_PACKAGES):
         try:

@@ -38,7 +38,7 @@ def _container(path: PathKey) -> str:
     last = path[-1]
     if path[0] in ("models", "defaults") and len(path) >= 2 and "space" in path[:-1] and path[-2] == "space":
         return "param"
-    if last in ("cv", "budget", "data", "tracking", "mlflow"):
+    if last in ("cv", "budget", "data", "tracking", "mlflow", "confirm", "pruner"):
         return str(last)
     if path[0] == "defaults" and len(path) == 1 or path[0] == "models" and len(path) == 2:
         return "model"
@@ -48,7 +48,10 @@ def _container(path: PathKey) -> str:
 def _message(err: dict[str, Any], path: PathKey, fields: dict[str, tuple[str, ...]]) -> str:
     kind, msg = err["type"], err["msg"]
     if kind == "extra_forbidden":
-        options = fields.get(_container(path[:-1]), ())
+        container = _container(path[:-1])
+        if container == "pruner" and len(err["loc"]) >= 2:  # loc: (..., "pruner", <type tag>, key)
+            container = f"pruner.{err['loc'][-2]}"
+        options = fields.get(container, ())
         allowed = f" (allowed: {', '.join(options)})" if options else ""
         return f"unknown key '{path[-1]}'{suggest(str(path[-1]), options) or allowed}"
     if kind == "missing":
@@ -58,6 +61,11 @@ def _message(err: dict[str, Any], path: PathKey, fields: dict[str, tuple[str, ..
         options = re.findall(r"'([^']*)'", expected)
         got = preview(repr(err["input"]), 60)
         return f"unknown value {got}; expected one of {', '.join(options)}{suggest(err['input'], options)}"
+    if kind == "union_tag_invalid" and _container(path[:-1]) == "pruner":
+        options = re.findall(r"'([^']*)'", err.get("ctx", {}).get("expected_tags", ""))
+        name = str(err["input"].get("type"))
+        return (f"unknown pruner {preview(repr(name), 40)}; expected one of {', '.join(options)}"
+                f"{suggest(name, options)}")
     if kind == "union_tag_invalid":
         got = preview(repr(err["input"].get("type")), 40)
         return f"unknown type {got}; expected float, int or categorical (or a list)"
@@ -105,6 +113,8 @@ def validation_problems(exc: ValidationError, doc: Document, data: dict[str, Any
         path = _real_path(data, tuple(err["loc"]))
         if err["type"] == "missing" and (path[:-1], str(path[-1])) in guessed:
             continue
+        if err["type"] == "union_tag_invalid" and _container(path) == "pruner":
+            path = path + ("type",)  # at the name, also when written bare (``pruner: medain``)
         origin = origin_of(doc, path)
         is_key = err["type"] in ("extra_forbidden",)
         location = doc.locate(origin[:-1]) if err["type"] == "missing" else doc.locate(origin, key=is_key)

@@ -106,14 +106,18 @@ def guarded(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def assert_located(name: str, text: str, err: str) -> None:
+    """Every error line is ``FILE:LINE:COL: ...``; the expected one names the line, the path and the fault."""
     line, path, fragment = CORPUS[name]
     assert "Traceback" not in text, text
-    first = next(ln for ln in err.splitlines() if ln.startswith(name) or ln.startswith(str(HOSTILE / name)))
-    assert re.match(rf"(?:{re.escape(str(HOSTILE))}/)?{re.escape(name)}:{line}:\d+: ", first), first
+    prefix = rf"(?:{re.escape(str(HOSTILE))}/)?{re.escape(name)}:"
+    errors = [ln for ln in err.splitlines() if ": warning: " not in ln and ln.strip()]
+    assert errors and all(re.match(prefix + r"\d+:\d+: ", ln) for ln in errors), err
+    found = next((ln for ln in errors if fragment in ln), None)
+    assert found is not None, err
+    assert re.match(rf"{prefix}{line}:\d+: ", found), found
     if path:
-        assert f": {path}: " in first, first
-    assert fragment in first, first
-    assert len(first) < 400, first  # a short prefix of the file at most
+        assert f": {path}: " in found, found
+    assert len(found) < 400, found  # a short prefix of the file at most
 
 
 def test_the_hostile_corpus_is_large_and_mixed():

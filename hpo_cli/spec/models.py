@@ -22,6 +22,7 @@ from hpo_cli.spec.pruning import NonePruner, PrunerSpec
 Method = Literal["grid", "random", "tpe", "qmc", "cmaes", "gp", "nsga2"]
 METHODS: tuple[str, ...] = get_args(Method)
 INTERNAL_FIELDS = frozenset({"path", "sha256", "doc", "data_from_cli"})  # set by load_spec, not spec language
+MAX_SEED = 2**32 - 1  # numpy and scikit-learn accept random_state in 0 .. 2**32 - 1
 DEFAULT_SEED = 42
 DEFAULT_TRIALS = 50
 
@@ -113,7 +114,7 @@ class ModelSpec(StrictModel):
     metrics: list[str] = Field(default_factory=list)
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     pruner: PrunerSpec = Field(default_factory=lambda: NonePruner(type="none"))  # spec.pruning
-    seed: int = DEFAULT_SEED
+    seed: int = Field(DEFAULT_SEED, ge=0, le=MAX_SEED)  # numpy's seed range
     startup_trials: int | None = Field(None, gt=0)
 
     @field_validator("cv", mode="before")

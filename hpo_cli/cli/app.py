@@ -238,6 +238,41 @@ def validate(
 
 
 @app.command()
+def init(
+    data: Annotated[str | None, typer.Argument(metavar="[DATA]", help="A .csv/.parquet file or sklearn:<name> "
+                                               "(default: sklearn:breast_cancer).")] = None,
+    target: Annotated[str | None, typer.Option(help="The column to predict.")] = None,
+    task: Annotated[str | None, typer.Option(help="classification or regression (default: inferred).")] = None,
+    groups: Annotated[str | None, typer.Option(help="Group column: group CV, whole groups held out.")] = None,
+    time: Annotated[str | None, typer.Option(help="Time column: time-series CV, the last rows held out.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="The spec file to write (default: "
+                                                "<data name>.yaml here; - prints it).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing spec file.")] = False,
+) -> None:
+    """Write a commented starter spec for a data file: task, models, CV and test set fitted to the data."""
+    from hpo_cli.checks.init import default_output, starter_spec
+    from hpo_cli.core.options import InitOptions
+
+    to_stdout = output is not None and str(output) == "-"
+    path = None if to_stdout else (output or default_output(InitOptions(data=data)))
+    if path is not None and path.exists() and not force:
+        raise InputError(f"{path} exists; choose another file with -o or pass --force", Location("--output"))
+    result = starter_spec(InitOptions(data=data, target=target, task=task, groups=groups, time=time, output=path))
+    if path is None:
+        sys.stdout.write(result.text)
+        return
+    _write(path, result.text, "--output")
+    if result.schema is not None:
+        from hpo_cli.spec.schema import spec_json_schema
+
+        _write(result.schema, json.dumps(spec_json_schema(), indent=2) + "\n", "--output")
+    dropped = f"; left out (not numeric): {', '.join(result.dropped)}" if result.dropped else ""
+    out.print(f"wrote {path}: {result.task}, {result.n_rows} rows, {len(result.features)} features{dropped}; "
+              f"{result.cv} CV, {result.folds} folds", markup=False)
+    out.print(f"next: hpo validate --strict {path} && hpo tune {path}", markup=False)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of the spec language (for editors)."""
     from hpo_cli.spec.schema import spec_json_schema

@@ -51,9 +51,29 @@ def _duration_option(value: str | None) -> float | None:
     from hpo_cli.spec.duration import parse_duration
 
     try:
-        return parse_duration(value)
+        seconds = parse_duration(value)
     except ValueError as exc:
         raise InputError(str(exc), Location("--timeout")) from None
+    if seconds is not None and seconds <= 0:  # as the spec refuses `timeout: 0`: a budget of nothing runs nothing
+        raise InputError(f"must be greater than 0, got {value!r}", Location("--timeout"))
+    return seconds
+
+
+def _seed_option(seed: int | None) -> int | None:
+    """A seed numpy and scikit-learn accept (0 .. 2**32 - 1), blamed on the option rather than on a CV splitter."""
+    from hpo_cli.spec.models import MAX_SEED
+
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise InputError(f"must be between 0 and {MAX_SEED} (the seeds numpy accepts), got {seed}", Location("--seed"))
+    return seed
+
+
+def _usage_line(exc: Exception) -> str:
+    """A click usage error as one line: the command, what is wrong, where help is (click prints 3-4 lines)."""
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "hpo"
+    message = " ".join(str(exc.format_message()).split())  # type: ignore[attr-defined]
+    return f"{command}: {message} (see {command} --help)"
 
 
 def _write(path: Path, text: str, option: str) -> None:
@@ -121,7 +141,8 @@ def tune(
     apply_to_process(threads_per_worker(workers, threads), override=threads is not None)
     options = TuneOptions(
         spec=spec, output=output, models=list(model or []), method=method, trials=trials,
-        timeout=_duration_option(timeout), seed=seed, workers=workers, threads=threads, storage=storage,
+        timeout=_duration_option(timeout), seed=_seed_option(seed), workers=workers, threads=threads,
+        storage=storage,
         resume=resume, fresh=fresh,
         mlflow=not no_mlflow, tracking_uri=tracking_uri, data=data, quiet=quiet,
     )
@@ -283,8 +304,8 @@ def main() -> None:
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
         # Usage errors of the (vendored) click parser: an unknown option, a bad number. They are bad input.
-        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
-            exc.show()
+        if callable(getattr(exc, "format_message", None)) and isinstance(getattr(exc, "exit_code", None), int):
+            err.print(_usage_line(exc), markup=False)
             sys.exit(EXIT_BAD_INPUT)
         raise
 

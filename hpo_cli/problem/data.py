@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -294,8 +295,10 @@ def _load(spec: Spec, task: str, seed: int, time_series: bool) -> Dataset:
         time = frame[ds.time]
         if not pd.api.types.is_numeric_dtype(time) and not pd.api.types.is_datetime64_any_dtype(time):
             try:
-                time = pd.to_datetime(time)
-            except (ValueError, TypeError) as exc:
+                with warnings.catch_warnings():  # "could not infer format": the error below says it better
+                    warnings.simplefilter("ignore")
+                    time = pd.to_datetime(time)
+            except (ValueError, TypeError, OverflowError) as exc:
                 raise _located(spec, "time", f"{shown}: time column '{ds.time}' is neither numeric nor dates: "
                                              f"{exc}") from None
         frame = frame.iloc[np.argsort(time.to_numpy(), kind="stable")].reset_index(drop=True)

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from hostile_cli import run
 
 HOSTILE = Path(__file__).parent / "malformed" / "data_hostile"
 
@@ -45,29 +44,6 @@ CORPUS: dict[str, tuple[int, str, str]] = {
     "text_feature_scaler_first.yaml": (5, "models[0].preprocess[0]", "StandardScaler cannot fit"),
     "training_fold_of_one_row.yaml": (5, "models[0].cv.folds", "a training fold holds 1 row(s)"),
 }
-
-runner = CliRunner()
-
-
-def run(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
-    """``hpo ARGS`` through ``main()`` (errors mapped to exit codes): (exit code, stdout, stderr)."""
-    from hpo_cli.cli import app as cli
-
-    old_argv, old_cwd = sys.argv, os.getcwd()
-    with runner.isolation() as (out, err, _):
-        sys.argv = ["hpo", *args]
-        if cwd:
-            os.chdir(cwd)
-        try:
-            cli.main()
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        finally:
-            sys.argv = old_argv
-            os.chdir(old_cwd)
-        return code, out.getvalue().decode(), err.getvalue().decode()
-
 
 def assert_located(code: int, out: str, err: str, name: str, line: int, path: str, fragment: str) -> None:
     assert code == 2, out + err

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,34 @@ def _located(spec: Spec, key: str, message: str) -> InputError:
     return InputError(spec.problem(("data", key), message))
 
 
+def read_table(path: Path, head: bytes | None = None) -> pd.DataFrame:
+    """A CSV/TSV (optionally gzipped) or Parquet file as a frame; ``ValueError`` says what is wrong with it.
+
+    The one reader of data files: ``hpo tune``/``validate`` (through the spec) and ``hpo init`` use it.
+    ``head``: the file's first bytes when the caller has read them already (binary content is refused).
+    """
+    suffix = path.suffix.lower()
+    text = suffix in (".csv", ".txt", ".tsv") or path.name.endswith((".csv.gz", ".tsv.gz"))
+    if not text and suffix not in (".parquet", ".pq"):
+        raise ValueError(f"unsupported data format '{suffix}' (use .csv or .parquet)")
+    if text and not path.name.endswith(".gz"):
+        if head is None:
+            with path.open("rb") as fh:
+                head = fh.read(8192)
+        if b"\x00" in head:
+            raise ValueError("binary content (NUL bytes), not a CSV text file")
+    try:
+        frame = pd.read_csv(path, sep="\t" if ".tsv" in path.name else ",") if text else pd.read_parquet(path)
+    except pd.errors.EmptyDataError:
+        raise ValueError("the file is empty") from None
+    except Exception as exc:  # a parser error is the user's file, not a bug
+        first = str(exc).split("\n")[0][:120]
+        raise ValueError(f"cannot read the file: {type(exc).__name__}: {first}") from None
+    if frame.empty or len(frame.columns) == 0:
+        raise ValueError("the file has no data rows")
+    return frame
+
+
 def _read_frame(spec: Spec) -> tuple[pd.DataFrame, str, str, str]:
     """(frame, default target, sha256, display name) of the spec's source."""
     assert spec.data is not None
@@ -112,26 +141,10 @@ def _read_frame(spec: Spec) -> tuple[pd.DataFrame, str, str, str]:
         raise _located(spec, "source", reason)
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
-    suffix = path.suffix.lower()
-    if suffix != ".parquet" and suffix != ".pq" and b"\x00" in raw[:8192] and not path.name.endswith(".gz"):
-        raise _located(spec, "source", f"{shown}: binary content (NUL bytes), not a CSV text file")
     try:
-        if suffix in (".csv", ".txt", ".tsv") or path.name.endswith((".csv.gz", ".tsv.gz")):
-            sep = "\t" if ".tsv" in path.name else ","
-            frame = pd.read_csv(path, sep=sep)
-        elif suffix in (".parquet", ".pq"):
-            frame = pd.read_parquet(path)
-        else:
-            raise _located(spec, "source", f"{shown}: unsupported data format '{suffix}' (use .csv or .parquet)")
-    except InputError:
-        raise
-    except pd.errors.EmptyDataError:
-        raise _located(spec, "source", f"{shown}: the file is empty") from None
-    except Exception as exc:  # a parser error is the user's file, not a bug
-        text = str(exc).split("\n")[0][:120]
-        raise _located(spec, "source", f"{shown}: cannot read the file: {type(exc).__name__}: {text}") from None
-    if frame.empty or len(frame.columns) == 0:
-        raise _located(spec, "source", f"{shown}: the file has no data rows")
+        frame = read_table(path, raw[:8192])
+    except ValueError as exc:
+        raise _located(spec, "source", f"{shown}: {exc}") from None
     return frame, "", digest, shown
 
 
@@ -282,8 +295,10 @@ def _load(spec: Spec, task: str, seed: int, time_series: bool) -> Dataset:
         time = frame[ds.time]
         if not pd.api.types.is_numeric_dtype(time) and not pd.api.types.is_datetime64_any_dtype(time):
             try:
-                time = pd.to_datetime(time)
-            except (ValueError, TypeError) as exc:
+                with warnings.catch_warnings():  # "could not infer format": the error below says it better
+                    warnings.simplefilter("ignore")
+                    time = pd.to_datetime(time)
+            except (ValueError, TypeError, OverflowError) as exc:
                 raise _located(spec, "time", f"{shown}: time column '{ds.time}' is neither numeric nor dates: "
                                              f"{exc}") from None
         frame = frame.iloc[np.argsort(time.to_numpy(), kind="stable")].reset_index(drop=True)

@@ -119,7 +119,7 @@ class ModelSpec(StrictModel):
     metrics: list[str] = Field(default_factory=list)
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     pruner: PrunerSpec = Field(default_factory=lambda: NonePruner(type="none"))  # spec.pruning
-    seed: int = Field(DEFAULT_SEED, ge=0, le=MAX_SEED)
+    seed: int = Field(DEFAULT_SEED, ge=0, le=MAX_SEED)  # numpy's seed range
     startup_trials: int | None = Field(None, gt=0)
 
     @field_validator("cv", mode="before")

@@ -112,6 +112,8 @@ def tune(
                                                 "n_jobs); default: cores // workers, at least 1.")] = None,
     storage: Annotated[str | None, typer.Option(help="Optuna storage URL (default: a journal file in the run "
                                                 "folder).")] = None,
+    join: Annotated[bool, typer.Option("--join", help="Join the studies a first `hpo tune SPEC --storage URL` "
+                                       "prepared (another machine or terminal); never resets them.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in the run folder / storage.")] = False,
     fresh: Annotated[bool, typer.Option("--fresh", help="Start over: delete this run's earlier trials of the "
                                         "selected models (without it or --resume, a folder holding trials is "
@@ -130,9 +132,6 @@ def tune(
                          Location("--fresh"))
     if workers <= 0:
         raise InputError(f"must be at least 1, got {workers}", Location("--workers"))
-    if workers > 1:  # say so rather than pretend: trials run in this one process for now
-        raise InputError("more than one worker is not available yet; run with --workers 1 (the default)",
-                         Location("--workers"))
     if threads is not None and threads <= 0:
         raise InputError(f"must be at least 1, got {threads}", Location("--threads"))
     from hpo_cli.problem.threads import apply_to_process, threads_per_worker
@@ -142,8 +141,7 @@ def tune(
     options = TuneOptions(
         spec=spec, output=output, models=list(model or []), method=method, trials=trials,
         timeout=_duration_option(timeout), seed=_seed_option(seed), workers=workers, threads=threads,
-        storage=storage,
-        resume=resume, fresh=fresh,
+        storage=storage, join=join, resume=resume, fresh=fresh,
         mlflow=not no_mlflow, tracking_uri=tracking_uri, data=data, quiet=quiet,
     )
     from hpo_cli.cli.progress import progress_observer

@@ -96,3 +96,21 @@ def check_output_dir(spec: Spec, options: TuneOptions, run_dir: Path) -> None:
     if spec.output:
         raise InputError(spec.problem(("output",), message))
     raise InputError(f"{message} (set another with --output or the spec's `output`)", spec.locate(()), "output")
+
+
+def check_workers(spec: Spec, options: TuneOptions) -> None:
+    """``--workers``/``--join`` against the storage: what cannot work is refused before anything is written."""
+    from hpo_cli.storage.backend import is_sqlite
+
+    url = options.storage or spec.storage
+    if options.join and not url:
+        raise InputError("--join needs --storage URL: the studies a first `hpo tune SPEC --storage URL` prepared "
+                         "(a database, or a journal file on a shared file system); a run folder's own journal "
+                         "cannot be joined", Location("--join"))
+    if options.join and options.fresh:
+        raise InputError("--join never resets the studies it joins; drop --fresh (start over from the first "
+                         "process instead)", Location("--fresh"))
+    if (options.workers > 1 or options.join) and is_sqlite(url):
+        raise InputError("SQLite cannot serve several worker processes reliably (one writer at a time); use the "
+                         "default journal file in the run folder (one machine) or PostgreSQL (several)",
+                         Location("--storage"))

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from hostile_cli import run  # the shared in-process runner of the hostile-input tests
 
 HOSTILE = Path(__file__).parent / "malformed" / "spec_hostile"
 GUARD_SECONDS = 120  # generous: the machine is shared; a hang would otherwise never end
@@ -72,28 +72,6 @@ CORPUS: dict[str, tuple[int, str, str]] = {
     "two_documents.yaml": (6, "", "a spec file holds one document"),
     "undefined_alias.yaml": (5, "models[0].space", "the alias *shared names no anchor defined before it"),
 }
-
-runner = CliRunner()
-
-
-def run(*args: str, cwd: Path) -> tuple[int, str, str]:
-    """``hpo ARGS`` through the console script's ``main()`` in CliRunner isolation: (code, stdout, stderr)."""
-    from hpo_cli.cli import app as cli
-
-    old_argv, old_cwd = sys.argv, os.getcwd()
-    with runner.isolation() as (out, err, _):
-        sys.argv = ["hpo", *args]
-        os.chdir(cwd)
-        try:
-            cli.main()
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        finally:
-            sys.argv = old_argv
-            os.chdir(old_cwd)
-        return code, out.getvalue().decode(), err.getvalue().decode()
-
 
 def guarded(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """``hpo ARGS`` in a real process under an address-space limit and a timeout (a guard, not a measure)."""

@@ -190,7 +190,9 @@ def report(
             raise InputError(f"cannot append to $GITHUB_STEP_SUMMARY ({summary}): {exc.strerror or exc}",
                              Location("--github")) from None
     if output is None:
-        sys.stdout.write(markdown if markdown.endswith("\n") else markdown + "\n")
+        from hpo_cli.core.text import encodable
+
+        sys.stdout.write(encodable(markdown if markdown.endswith("\n") else markdown + "\n", sys.stdout.encoding))
 
 
 @app.command()

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from hpo_cli.tracking import names as ml
+from hpo_cli.tracking import publish
 
 
 class Context:
@@ -40,6 +41,9 @@ def connect(uri: str, experiment: str, env: dict[str, str]) -> tuple[Context, st
     from hpo_cli.tracking.setup import connect_store
 
     client, experiment_id = connect_store(uri, experiment, env)
+    import mlflow
+
+    mlflow.set_experiment(experiment_id=experiment_id)  # where mlflow.<flavour>.log_model puts logged models
     return Context(client, experiment_id), experiment_id
 
 
@@ -114,20 +118,11 @@ def op_artifacts(ctx: Context, run_id: str, paths: list[str], artifact_path: str
             ctx.client.log_artifact(run_id, path, artifact_path)
 
 
-def op_best_model(ctx: Context, run_id: str, estimator: Any, X: Any, y: Any, task: str, on_test: bool,
-                  log_models: bool) -> None:
-    from hpo_cli.tracking.model import log_diagnostics, log_model
-
-    if log_models:
-        ctx.client.set_tag(run_id, "hpo.model_uri", log_model(run_id, estimator, X))
-    log_diagnostics(ctx.client, run_id, estimator, X, y, task, on_test)
-
-
 def op_flush(ctx: Context) -> None:
     """Nothing: its reply says every earlier request is done."""
 
 
-OPS = {name.removeprefix("op_"): fn for name, fn in globals().items() if name.startswith("op_")}
+OPS = {name.removeprefix("op_"): fn for name, fn in globals().items() if name.startswith("op_")} | publish.OPS
 
 
 def serve(requests: BinaryIO, replies: BinaryIO, uri: str, experiment: str) -> None:
@@ -147,6 +142,7 @@ def serve(requests: BinaryIO, replies: BinaryIO, uri: str, experiment: str) -> N
         reply(0, False, describe_error(exc))
         return
     reply(0, True, experiment_id)
+    publish.warm_imports()  # while the search runs: logging the best model needs them at its end
     lost = False
     while True:
         try:

@@ -230,8 +230,10 @@ def storage_url_of(run_dir: Path, info: dict[str, Any], override: str | None) ->
         url = url.get("url")
     journal = run_dir / STUDY_JOURNAL
     if isinstance(url, str) and url:
-        moved = url.endswith(".journal") and not Path(url.removeprefix("journal:")).is_file()
-        if not (moved and journal.is_file()):  # a run folder copied elsewhere keeps its journal beside it
+        file = Path(url.removeprefix("journal:"))
+        # a run folder copied elsewhere keeps its journal beside it; a relative one is shown from the repository
+        moved = url.endswith(".journal") and (not file.is_file() or not file.is_absolute())
+        if not (moved and journal.is_file()):
             return url
     return str(journal) if journal.is_file() else None
 

@@ -93,6 +93,7 @@ def search_model(spec: Spec, prep: Prepared, storage: Any, *, resume: bool, even
                                     prep.budget)
     study.sampler = sampler
     study.pruner = samplers.make_pruner(model.pruner, len(evaluator.folds))
+    report_value = samplers.reported_value(model.pruner)
     study.set_user_attr(st.STUDY_MODEL, model_info(spec, model, evaluator))
     if identity is not None:
         record_identity(study, identity)
@@ -109,7 +110,7 @@ def search_model(spec: Spec, prep: Prepared, storage: Any, *, resume: bool, even
         seen = {space.point_key(r.params) for r in existing}
     n_failed = sum(r.state == FAIL for r in existing)
     started = time.perf_counter()
-    pruning = model.pruner != "none"
+    pruning = model.pruner.type != "none"
     while not (stop_reason := _stop_reason(result, prep, started, n_failed, stop)):
         if prep.grid is not None:
             point = next((p for p in order if space.point_key(p) not in seen), None)
@@ -123,9 +124,9 @@ def search_model(spec: Spec, prep: Prepared, storage: Any, *, resume: bool, even
         try:
             params = _suggest(study, trial, spec, prep.index, model)
 
-            def report(step: int, value: float, trial: Any = trial) -> bool:
-                trial.report(value, step)
-                return trial.should_prune()
+            def report(step: int, scores: list[float], trial: Any = trial) -> bool:
+                trial.report(report_value(scores), step)
+                return step < len(evaluator.folds) - 1 and samplers.should_prune(trial)
 
             outcome = evaluator.evaluate(params, report if pruning else None, stop.is_set)
         except KeyboardInterrupt:

@@ -16,6 +16,7 @@ from hpo_cli.core.errors import Interrupted
 from hpo_cli.core.options import TuneOptions
 from hpo_cli.core.results import ModelResult, RunObserver, RunResult
 from hpo_cli.problem.data import load_dataset, split_seed
+from hpo_cli.problem.threads import threads_per_worker
 from hpo_cli.report.markdown import results_markdown
 from hpo_cli.rundir import writers
 from hpo_cli.rundir.lock import RunFolderLock
@@ -62,7 +63,8 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
     selected = [i for i, m in enumerate(spec.models) if not options.models or m.name in options.models]
     task = task_of_models(spec, selected)
     dataset = load_dataset(spec, task)  # the check above loaded it: this is the same object
-    prepared = [prepare_model(spec, i, dataset) for i in selected]
+    threads = threads_per_worker(options.workers, options.threads)
+    prepared = [prepare_model(spec, i, dataset, threads) for i in selected]
     metric = metric_label(spec.models[selected[0]].metric, task)
     run_dir = spec.output_dir
     tracker = _open_tracker(spec, options, run_dir)

@@ -12,6 +12,9 @@ section's spec) run by the real command line, interpreter start-up included, thr
 runs written by the writer process (a few ms each, see the ``tracking`` section); the rest is the fixed
 cost: the writer's start and imports, the refitted model's logging (skops, signature, input example),
 diagnostics plots and artifacts, and the final flush. Target: about 1 s or less (existing store).
+CPU columns: user + system time of ``hpo`` and its writer process (``RUSAGE_CHILDREN``): on a loaded
+machine wall times stretch with the load, CPU time much less; with a free core the writer's CPU overlaps
+the search and does not add to the wall time.
 
 Runnable alone (``python bench/bench_mlflow_fixed.py [REPS]``); ``rows()`` returns the rows for bench/run.py.
 """
@@ -19,6 +22,7 @@ Runnable alone (``python bench/bench_mlflow_fixed.py [REPS]``); ``rows()`` retur
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -42,21 +46,25 @@ def _spec() -> dict[str, Any]:
     return spec
 
 
-def _tune(spec_path: Path, run_dir: Path, extra: list[str]) -> float:
+def _tune(spec_path: Path, run_dir: Path, extra: list[str]) -> tuple[float, float]:
+    """(wall s, CPU s of hpo and its writer process): CPU is the figure a loaded machine distorts least."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "hpo_cli", "tune", str(spec_path), "--output", str(run_dir),
                            "--quiet", *extra], capture_output=True, text=True, check=False, env=env,
                           cwd=spec_path.parent)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise RuntimeError(f"hpo tune {' '.join(extra)} failed ({proc.returncode}): {proc.stderr[-1500:]}")
-    return seconds
+    return seconds, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
 def rows(reps: int = 5) -> list[list[Any]]:
-    """[variant, reps, min s, median s, added median s, ratio of medians] per variant."""
-    times: dict[str, list[float]] = {"--no-mlflow": [], "local store, existing": [], "local store, fresh": []}
+    """Per variant: reps, min and median wall s, added wall s and ratio (medians), median CPU s, added CPU s."""
+    times: dict[str, list[tuple[float, float]]] = {"--no-mlflow": [], "local store, existing": [],
+                                                   "local store, fresh": []}
     with tempfile.TemporaryDirectory(prefix="hpo-bench-mlflow-") as tmp:
         d = Path(tmp)
         spec_path = d / "spec.yaml"
@@ -68,19 +76,22 @@ def rows(reps: int = 5) -> list[list[Any]]:
             times["local store, existing"].append(_tune(spec_path, d / f"b{rep}", ["--tracking-uri", existing]))
             fresh = f"sqlite:///{d / f'fresh{rep}.db'}"
             times["local store, fresh"].append(_tune(spec_path, d / f"c{rep}", ["--tracking-uri", fresh]))
-    base = statistics.median(times["--no-mlflow"])
+    base = statistics.median(w for w, _ in times["--no-mlflow"])
+    base_cpu = statistics.median(c for _, c in times["--no-mlflow"])
     out = []
     for name, values in times.items():
-        med = statistics.median(values)
-        out.append([name, len(values), round(min(values), 2), round(med, 2), round(med - base, 2),
-                    round(med / base, 2)])
+        walls, cpus = [w for w, _ in values], [c for _, c in values]
+        med, cpu = statistics.median(walls), statistics.median(cpus)
+        out.append([name, len(values), round(min(walls), 2), round(med, 2), round(med - base, 2),
+                    round(med / base, 2), round(cpu, 2), round(cpu - base_cpu, 2)])
     return out
 
 
 def markdown(table: list[list[Any]]) -> str:
     from tabulate import tabulate
 
-    headers = ["hpo tune (CLI, 12-point grid)", "reps", "min s", "median s", "added s (median)", "ratio (median)"]
+    headers = ["hpo tune (CLI, 12-point grid)", "reps", "min wall s", "median wall s", "added wall s (median)",
+               "ratio (median wall)", "median CPU s", "added CPU s (median)"]
     return tabulate(table, headers=headers, tablefmt="github")
 
 

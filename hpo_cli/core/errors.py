@@ -6,7 +6,17 @@ traceback; everything that can go wrong with a spec, a data file or an option is
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_MESSAGE = 1000  # characters of one problem's line: a message quotes a short prefix of the input at most
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """A message as one printable line: control characters from the input escaped, the length bounded."""
+    text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)"
 
 EXIT_OK = 0
 EXIT_RUN_FAILED = 1
@@ -46,7 +56,7 @@ class Problem:
         if self.path:
             parts.append(self.path)
         parts.append(self.message)
-        return ": ".join(parts)
+        return one_line(": ".join(parts))
 
 
 class HpoError(Exception):
@@ -76,11 +86,28 @@ class RunFailed(HpoError):
     exit_code = EXIT_RUN_FAILED
 
 
+def resume_command(spec: str | None, run_dir: str | None, storage: str | None = None) -> str:
+    """``hpo tune SPEC -o RUN_DIR --resume``: the one place that spells how to continue a stopped run.
+
+    Printed when a run is stopped and by the report of an interrupted or killed run. ``storage`` only when
+    the run was given ``--storage`` (the spec's own storage comes back with the spec); pass it redacted.
+    """
+    import shlex
+
+    words = ["hpo", "tune", spec or "SPEC"]
+    if run_dir:
+        words += ["-o", run_dir]
+    if storage:
+        words += ["--storage", storage]
+    return " ".join(shlex.quote(w) if w != "SPEC" else w for w in [*words, "--resume"])
+
+
 class Interrupted(HpoError):
     """The user stopped the run; what finished is saved and ``--resume`` continues."""
 
     exit_code = EXIT_INTERRUPTED
 
-    def __init__(self, run_dir: str = "") -> None:
+    def __init__(self, run_dir: str = "", command: str | None = None) -> None:
         self.run_dir = run_dir
-        super().__init__(f"interrupted; continue with: hpo tune SPEC --resume (run folder {run_dir})")
+        self.command = command or resume_command(None, run_dir or None)
+        super().__init__(f"interrupted; continue with: {self.command}")

@@ -9,39 +9,28 @@ and the study are at hand there), sent through the writer like every other write
 
 from __future__ import annotations
 
-import logging
-import os
 from pathlib import Path
 from typing import Any
 
+from hpo_cli.rundir.provenance import display_path
 from hpo_cli.spec.models import Spec
 
 NOTE_TAG = "mlflow.note.content"
 MAX_NOTE = 7900  # MLflow stores tag values up to 8000 characters
-_log = logging.getLogger("hpo.tracking")
-
-
-def shown_path(path: Path | str) -> str:
-    """``path`` relative to the current folder when it is inside it, else as given (POSIX separators)."""
-    resolved = Path(path).resolve()
-    try:
-        return resolved.relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return Path(os.path.normpath(str(resolved))).as_posix()
 
 
 def experiment_note(spec: Spec, run_dir: Path) -> str:
     """The experiment's description: what fills it and where to find the files behind it."""
-    source = f"spec `{shown_path(spec.path)}`" if spec.path is not None else "a spec given in memory"
+    source = f"spec `{display_path(spec.path)}`" if spec.path is not None else "a spec given in memory"
     return (f"Hyperparameter searches by **hpo** from {source} (name `{spec.name}`); run folder "
-            f"`{shown_path(run_dir)}` (trials.csv, best_parameters.yaml, results.md). One parent run per model, "
+            f"`{display_path(run_dir)}` (trials.csv, best_parameters.yaml, results.md). One parent run per model, "
             f"one child run per trial; each parent's description is that model's section of the report, and "
             f"its logged model (Models tab) is the refitted best.")
 
 
 def parent_note(name: str, section: str, spec: Spec, run_dir: Path) -> str:
     """A parent run's description: a line of context, then the model's report section (shortened to fit)."""
-    head = (f"Search of `{name}` by hpo — spec `{spec.name}`, run folder `{shown_path(run_dir)}`; the whole "
+    head = (f"Search of `{name}` by hpo — spec `{spec.name}`, run folder `{display_path(run_dir)}`; the whole "
             f"report is `results.md` among this run's artifacts.\n\n")
     text = head + section
     if len(text) > MAX_NOTE:

@@ -35,7 +35,7 @@ from hpo_cli.spec.models import Spec
 from hpo_cli.storage.backend import delete_study_if_exists, open_storage, storage_url
 from hpo_cli.tune.ownership import check_existing_studies, wait_for_join
 from hpo_cli.tune.parallel import Coordinator, queue_mode
-from hpo_cli.tune.prepare import apply_overrides, check, check_workers, task_of_models
+from hpo_cli.tune.prepare import apply_overrides, check, check_output_dir, check_workers, task_of_models
 
 
 def failure_summary(result: ModelResult) -> str:
@@ -74,6 +74,7 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
     prepared = [prepare_model(spec, i, dataset, threads) for i in selected]
     metric = metric_label(spec.models[selected[0]].metric, task)
     run_dir = spec.output_dir
+    check_output_dir(spec, options, run_dir)
     tracker = _open_tracker(spec, options, run_dir)
     # Nothing was written up to here: bad input exits 2 with the run folder untouched.
     events = Observers([*(observers or []), tracker], warnings_out)

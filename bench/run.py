@@ -12,6 +12,8 @@ choices, and each needs a fair baseline run in the same process on the same data
 - ``tpe``       TPE against random sampling and scikit-learn's ``RandomizedSearchCV`` at equal budget over
   several seeds and datasets: does the default method earn its place? (slowest; ``--only tpe``)
 - ``tracking`` / ``report``  run ``bench/bench_tracking.py`` / ``bench/bench_report.py`` when they exist.
+- ``workers``   ``bench/bench_workers.py``: speed-up of ``--workers 2`` over 1, and one worker's slowdown when
+  another process holds a core (issue 9).
 
 hpo is run in-process through ``hpo_cli.search.run_tune`` (imports and interpreter start-up excluded, as
 for the scikit-learn baselines); ``overhead`` also shows one subprocess run of the CLI, start-up included.
@@ -50,7 +52,7 @@ import yaml
 from tabulate import tabulate
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("overhead", "fixed", "storage", "tpe", "tracking", "report")
+SECTIONS = ("overhead", "fixed", "storage", "tpe", "tracking", "report", "workers")
 
 
 @dataclass
@@ -636,6 +638,7 @@ def main(argv: list[str] | None = None) -> int:
         "tpe": lambda: bench_tpe(seeds, 12 if args.quick else 30, 3),
         "tracking": lambda: bench_script("bench_tracking", 20 if args.quick else 50),
         "report": lambda: bench_script("bench_report"),
+        "workers": lambda: bench_script("bench_workers", 12 if args.quick else 24),
     }
     header = f"# hpo benchmarks\n\n{environment()}\n"
     print(header)

@@ -118,7 +118,10 @@ def validation_problems(exc: ValidationError, doc: Document, data: dict[str, Any
         origin = origin_of(doc, path)
         is_key = err["type"] in ("extra_forbidden",)
         location = doc.locate(origin[:-1]) if err["type"] == "missing" else doc.locate(origin, key=is_key)
-        problem = Problem(_message(err, path, fields), location, dotted(written_path(doc, origin)))
+        message = _message(err, path, fields)
+        if err["type"] == "extra_forbidden" and len(path) == 1 and path in doc.anchored:
+            message += f"; a block shared through its anchor goes under a key starting with x- (x-{path[0]})"
+        problem = Problem(message, location, dotted(written_path(doc, origin)))
         ident = (str(problem.location), problem.message)
         if ident not in seen:
             seen.add(ident)

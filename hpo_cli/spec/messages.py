@@ -13,8 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from hpo_cli.core.errors import Problem
-from hpo_cli.core.text import suggest
-from hpo_cli.spec.compose import preview
+from hpo_cli.core.text import preview, suggest
 from hpo_cli.spec.loader import Document, PathKey, dotted, origin_of, written_path
 
 

@@ -51,7 +51,7 @@ CORPUS: dict[str, tuple[int, str, str]] = {
     "inf_bounds.yaml": (5, "models[0].space.C.low", "-.inf is not a finite number"),
     "int_just_beyond_64_bits.yaml": (5, "models[0].init_params.max_iter", "9223372036854775808 does not fit in 64"),
     "int_step_larger_than_range.yaml": (5, "models[0].space.max_iter", "step (500) is larger than the range 100..200"),
-    "json_big_int.json": (6, "models[0].init_params.max_iter", "(5000 characters) does not fit in 64 bits"),
+    "json_big_int.json": (6, "models[0].init_params.max_iter", "(5,000 characters) does not fit in 64 bits"),
     "json_infinity.json": (3, "defaults.budget.target", "Infinity is not a finite number"),
     "json_nan.json": (6, "models[0].space.C.low", "NaN is not a finite number"),
     "merge_key_list_of_scalars.yaml": (4, "models[0].<<", "a merge key `<<` takes a mapping"),
@@ -211,3 +211,18 @@ def test_yes_no_on_off_are_words_not_booleans(tmp_path):
     spec = load_spec(tmp_path / "s.yaml")
     assert (spec.name, spec.models[0].name, spec.models[0].space["x"].values) == ("on", "no",
                                                                                  ["yes", "no", "on", "off"])
+
+
+def test_a_shared_block_lives_under_an_x_key(tmp_path):
+    """Anchored blocks outside `models:` go under `x-...` keys (as in docker compose); a bare one gets the hint."""
+    from hpo_cli.spec.schema import spec_json_schema
+
+    text = ("base: &base\n  class: LogisticRegression\n  init_params: {max_iter: 300}\ndata: {source: sklearn:iris}\n"
+            "models:\n  - <<: *base\n    name: a\n    space: {C: [0.1, 1.0]}\n")
+    (tmp_path / "bare.yaml").write_text(text)
+    (tmp_path / "shared.yaml").write_text(text.replace("base: &base", "x-base: &base"))
+    code, _, err = run("validate", "bare.yaml", cwd=tmp_path)
+    assert code == 2 and err.startswith("bare.yaml:1:1: base: unknown key 'base'") and "(x-base)" in err, err
+    code, out, err = run("validate", "shared.yaml", cwd=tmp_path)
+    assert code == 0, out + err
+    assert "^x-" in spec_json_schema()["patternProperties"]

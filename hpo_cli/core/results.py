@@ -95,6 +95,7 @@ class FittedBest:
     y: Any
     task: str
     on_test: bool
+    trial: int | None = None  # the best trial's number: a resumed run with the same best does not log it again
 
 
 class RunObserver:

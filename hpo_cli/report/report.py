@@ -56,6 +56,19 @@ def build_report(options: ReportOptions) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def model_sections(run_dir: Path, storage: str | None = None, top: int = 10) -> dict[str, str]:
+    """Each model's section of the report, alone (no plots): what MLflow shows as a parent run's description.
+
+    The same builder as ``build_report``'s sections, so the MLflow page and results.md never disagree.
+    """
+    run = load_run(run_dir, storage)
+    order = run.model_order()
+    importances = _importances(run, order)
+    return {name: "\n".join(model_section(run, run.models.get(name) or ModelTrials(name), top,
+                                           importances.get(name), {})).strip() + "\n"
+            for name in order}
+
+
 def _bests(run: RunData, order: list[str]) -> dict[str, TrialRecord]:
     """Each model's best trial, for the models with a complete trial."""
     return {n: b for n in order if (b := run.best_trial(n)) is not None}

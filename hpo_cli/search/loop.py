@@ -134,7 +134,7 @@ def refit_best(prep: Prepared, result: ModelResult, study: Any, dataset: Dataset
         on_test = dataset.X_test is not None
         X_eval, y_eval = (dataset.X_test, dataset.y_test) if on_test else (dataset.X, dataset.y)
         events.emit("best_refitted", FittedBest(result.name, estimator, dataset.frame(X_eval), y_eval, dataset.task,
-                                                on_test))
+                                                on_test, result.best.number))
     if test_score is not None:
         study.set_user_attr(st.STUDY_TEST, {"score": test_score, "metrics": test_metrics})
 

@@ -13,8 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from hpo_cli.core.errors import Problem
-from hpo_cli.core.text import suggest
-from hpo_cli.spec.compose import preview
+from hpo_cli.core.text import preview, suggest
 from hpo_cli.spec.loader import Document, PathKey, dotted, origin_of, written_path
 from hpo_cli.spec.models import MODEL_NAME_PATTERN
 
@@ -122,7 +121,10 @@ def validation_problems(exc: ValidationError, doc: Document, data: dict[str, Any
         origin = origin_of(doc, path)
         is_key = err["type"] in ("extra_forbidden",)
         location = doc.locate(origin[:-1]) if err["type"] == "missing" else doc.locate(origin, key=is_key)
-        problem = Problem(_message(err, path, fields), location, dotted(written_path(doc, origin)))
+        message = _message(err, path, fields)
+        if err["type"] == "extra_forbidden" and len(path) == 1 and path in doc.anchored:
+            message += f"; a block shared through its anchor goes under a key starting with x- (x-{path[0]})"
+        problem = Problem(message, location, dotted(written_path(doc, origin)))
         ident = (str(problem.location), problem.message)
         if ident not in seen:
             seen.add(ident)

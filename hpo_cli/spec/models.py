@@ -148,6 +148,7 @@ class MlflowSpec(StrictModel):
     experiment: str | None = None
     log_models: Literal["best", "none"] = "best"
     max_child_runs: int | None = Field(None, gt=0)  # keep the top K and the failures as child runs
+    register_as: str | None = Field(None, alias="register", min_length=1)  # registry name (the winner's best)
 
 
 class TrackingSpec(StrictModel):

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from hpo_cli.core.errors import Location, Problem
 from hpo_cli.spec.duration import parse_duration
 from hpo_cli.spec.loader import Document, PathKey, dotted, origin_of, written_path
-from hpo_cli.spec.pruning import NonePruner, PrunerSpec
+from hpo_cli.spec.pruning import ConfirmSpec, NonePruner, PrunerSpec
 
 #: Search methods: the spec's ``method``, ``--method`` and ``hpo validate`` all read this one list.
 Method = Literal["grid", "random", "tpe", "qmc", "cmaes", "gp", "nsga2"]
@@ -122,6 +122,7 @@ class ModelSpec(StrictModel):
     metrics: list[str] = Field(default_factory=list)
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     pruner: PrunerSpec = Field(default_factory=lambda: NonePruner(type="none"))  # spec.pruning
+    confirm: ConfirmSpec | None = None  # off unless given (search.confirm)
     seed: int = Field(DEFAULT_SEED, ge=0, le=MAX_SEED)  # numpy's seed range
     startup_trials: int | None = Field(None, gt=0)
 

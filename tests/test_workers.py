@@ -132,3 +132,18 @@ def test_bad_worker_options_are_one_line(args, message, write_spec, tmp_path: Pa
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
     assert not (tmp_path / "r").exists() and not (tmp_path / "x.db").exists()
 
+
+
+def test_a_timeout_stops_every_worker_and_leaves_nothing_queued(write_spec, tune, read_trials, tmp_path) -> None:
+    spec = write_spec({
+        "data": {"source": "sklearn:iris"}, "allow_modules": ["hpo_test_estimators"],
+        "models": [{"name": "sleepy", "class": "hpo_test_estimators.SleepyClassifier", "method": "random",
+                    "init_params": {"sleep": 0.2}, "cv": {"kind": "kfold", "folds": 2},
+                    "budget": {"trials": 40, "timeout": "1s"},  # 40 trials need >= 8 s of fits on 2 workers
+                    "space": {"alpha": {"type": "float", "low": 0.0, "high": 1.0}}}],
+    })
+    result = tune(spec, workers=2)
+    assert result.models[0].stop_reason == "timeout"
+    assert 1 <= len(read_trials(tmp_path / "run")) < 40
+    study = _study(tmp_path / "run", "spec.sleepy")
+    assert not [t for t in study.trials if t.state.name in ("RUNNING", "WAITING")]

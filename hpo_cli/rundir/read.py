@@ -202,6 +202,8 @@ def read_storage(url: str, run_dir: Path, spec_name: str | None) -> dict[str, Mo
         study = optuna.load_study(study_name=study_name, storage=backend)
         meta = study.user_attrs.get(store.STUDY_MODEL) or {}
         name = meta.get("name") or study_name.rsplit(".", 1)[-1]
+        if spec_name is not None and study_name != f"{spec_name}.{name}":
+            continue  # another spec whose name extends this one's (`exp.v2.m` is not spec `exp`'s model `v2.m`)
         records = []
         for trial in study.get_trials(deepcopy=False):
             if store.is_interrupted(trial):

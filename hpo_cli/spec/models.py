@@ -25,6 +25,9 @@ INTERNAL_FIELDS = frozenset({"path", "sha256", "doc", "data_from_cli"})  # set b
 DEFAULT_SEED = 42
 DEFAULT_TRIALS = 50
 MAX_CHOICES = 10_000  # choices of one categorical parameter (a search, not a data file)
+#: A model's study is ``<spec name>.<model name>``: spec names may hold '.', model names may not, so the last
+#: '.' splits them and no two (spec, model) pairs share a study (``a.b`` + ``c`` vs ``a`` + ``b.c``).
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9_\-]+$"
 MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's random_state take 0 .. 2**32 - 1
 
 
@@ -108,7 +111,7 @@ class BudgetSpec(StrictModel):
 class ModelSpec(StrictModel):
     """One model's search, with ``defaults`` already merged in."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    name: str = Field(pattern=MODEL_NAME_PATTERN)
     class_: str = Field(alias="class", min_length=1)
     init_params: dict[str, Any] = Field(default_factory=dict)
     preprocess: list[str | dict[str, dict[str, Any] | None]] = Field(default_factory=list)

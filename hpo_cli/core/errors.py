@@ -16,7 +16,7 @@ MAX_MESSAGE = 1000  # characters of one problem's line: a message quotes a short
 def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
     """A message as one printable line: control characters from the input escaped, the length bounded."""
     text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
-    return text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)"
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} characters)"
 
 EXIT_OK = 0
 EXIT_RUN_FAILED = 1

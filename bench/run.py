@@ -13,6 +13,8 @@ choices, and each needs a fair baseline run in the same process on the same data
   several seeds and datasets: does the default method earn its place? (slowest; ``--only tpe``)
 - ``tracking`` / ``mlflow_fixed`` / ``report``  run ``bench/bench_tracking.py`` (per trial),
   ``bench/bench_mlflow_fixed.py`` (tracking's fixed cost per run) / ``bench/bench_report.py``.
+- ``workers``   ``bench/bench_workers.py``: speed-up of ``--workers 2`` over 1, and one worker's slowdown when
+  another process holds a core (issue 9).
 
 hpo is run in-process through ``hpo_cli.search.run_tune`` (imports and interpreter start-up excluded, as
 for the scikit-learn baselines); ``overhead`` also shows one subprocess run of the CLI, start-up included.
@@ -51,7 +53,7 @@ import yaml
 from tabulate import tabulate
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("overhead", "fixed", "storage", "tpe", "tracking", "mlflow_fixed", "report")
+SECTIONS = ("overhead", "fixed", "storage", "tpe", "tracking", "mlflow_fixed", "report", "workers")
 
 
 @dataclass
@@ -639,6 +641,7 @@ def main(argv: list[str] | None = None) -> int:
         "tracking": lambda: bench_script("bench_tracking", 20 if args.quick else 50),
         "mlflow_fixed": lambda: bench_script("bench_mlflow_fixed", reps=3 if args.quick else 5),
         "report": lambda: bench_script("bench_report"),
+        "workers": lambda: bench_script("bench_workers", 12 if args.quick else 24),
     }
     header = f"# hpo benchmarks\n\n{environment()}\n"
     print(header)

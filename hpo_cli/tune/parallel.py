@@ -192,6 +192,8 @@ class Coordinator:
         counted = self.before[model.name]
         self.events.emit("model_started", model.name, study_name(self.spec, model), prep.budget, len(counted))
         seen = {t.number for t in counted}
+        before = set(seen)
+        clock: float | None = None
         best = max((t.value for t in counted if t.state == TrialState.COMPLETE and t.value is not None), default=None)
         n_failed = sum(t.state == TrialState.FAIL for t in counted)
         started = time.perf_counter()
@@ -210,7 +212,9 @@ class Coordinator:
                 if str(t.user_attrs.get(st.ATTR_WORKER, "")).startswith(self.prefix):
                     self.events.emit("trial_finished", record)
             budget = model.budget
-            if budget.timeout is not None and time.perf_counter() - started >= budget.timeout:
+            if clock is None and any(t.state != TrialState.WAITING and t.number not in before for t in trials):
+                clock = time.perf_counter()  # the time budget runs from the first trial, not the workers' start-up
+            if budget.timeout is not None and clock is not None and time.perf_counter() - clock >= budget.timeout:
                 queue.request_stop(study, "timeout")
             if budget.target is not None and best is not None and best >= budget.target:
                 queue.request_stop(study, "target")

@@ -114,3 +114,15 @@ def test_the_loader_returns_a_dataset_or_raises_input_error(folder, content, tas
         assert all(p.location is not None and p.path.startswith("data") for p in exc.problems), exc
         return
     assert isinstance(dataset, Dataset) and len(dataset.y) == len(dataset.X) > 0
+
+
+def test_a_one_line_5_mb_file_in_a_guarded_process_is_quoted_by_a_prefix(tmp_path):
+    """A real process under a memory limit and a timeout (a guard, not a measure): one 5 MB "header" line."""
+    from test_hostile_spec import guarded  # pytest puts tests/ on sys.path (no package)
+
+    (tmp_path / "d.csv").write_bytes(b"token" * 1_000_000 + b"\nvalue\n")
+    write_spec(tmp_path, "logreg", 2, False)
+    proc = guarded("validate", "spec.yaml", cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert proc.stderr.startswith("spec.yaml:1:") and len(proc.stderr) < 400, proc.stderr[:500]
+    assert "does not read as comma-separated column names" in proc.stderr

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from hpo_cli.core.redact import redact, redact_all
 from hpo_cli.core.results import ModelResult
 
 #: The packages that decide a result; the optional estimator libraries are listed only when installed.
@@ -93,12 +94,12 @@ class RunInfo:
             "status": "running",
             "started": started_at.isoformat(timespec="seconds"),
             "ended": None,
-            "storage": storage_url,
+            "storage": redact(storage_url),
             "resumed": bool(options.resume),
             "mlflow_run_ids": {},
             "git_commit": None,
             "versions": {},
-            "command": [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv and sys.argv[0] else [],
+            "command": redact_all([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else [],
         }
         # .git and package metadata cost ~10 ms: gather them while the first trials run.
         self._provenance = threading.Thread(target=self._gather, args=(spec.base_dir,), daemon=True)

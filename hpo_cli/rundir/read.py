@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from hpo_cli.core.errors import InputError, Location
+from hpo_cli.core.redact import redact, without_mask
 from hpo_cli.core.results import COMPLETE, TrialRecord, ranks
 from hpo_cli.rundir.paths import BEST_PARAMETERS, RUN_JSON, TRIALS_CSV, yaml_load
 from hpo_cli.storage.backend import STUDY_JOURNAL
@@ -185,10 +186,10 @@ def read_storage(url: str, run_dir: Path, spec_name: str | None) -> dict[str, Mo
     from hpo_cli.storage.backend import open_storage, study_names
 
     if not url.endswith(".journal") and "://" not in url and not url.startswith("journal:"):
-        raise InputError(f"not an Optuna storage URL or journal file: {url}", Location("--storage"))
+        raise InputError(redact(f"not an Optuna storage URL or journal file: {url}"), Location("--storage"))
     if (url.endswith(".journal") or url.startswith("journal:")) and not Path(url.removeprefix("journal:")).is_file():
-        raise InputError(f"study storage not found: {url}", Location("--storage"))
-    backend = open_storage(run_dir, url)
+        raise InputError(redact(f"study storage not found: {url}"), Location("--storage"))
+    backend = open_storage(run_dir, without_mask(url))  # run.json has no password: PGPASSWORD / .pgpass give it
     models: dict[str, ModelTrials] = {}
     for study_name in study_names(backend):
         if spec_name is not None and not study_name.startswith(spec_name + "."):
@@ -229,6 +230,9 @@ def storage_url_of(run_dir: Path, info: dict[str, Any], override: str | None) ->
     if isinstance(url, dict):
         url = url.get("url")
     journal = run_dir / STUDY_JOURNAL
+    if isinstance(url, str) and url and (url.endswith(".journal") or url.startswith("journal:")):
+        path = Path(url.removeprefix("journal:"))
+        url = str(path if path.is_absolute() else run_dir / path)  # relative: to the run folder itself
     if isinstance(url, str) and url:
         moved = url.endswith(".journal") and not Path(url.removeprefix("journal:")).is_file()
         if not (moved and journal.is_file()):  # a run folder copied elsewhere keeps its journal beside it
@@ -252,7 +256,7 @@ def load_run(run_dir: Path, storage: str | None = None, use_storage: bool = True
             from_storage = {}
         except Exception as exc:  # an unreachable database must not cost the report; say where it came from
             if storage:
-                raise InputError(f"cannot read the study storage {url}: {exc}", Location("--storage")) from None
+                raise InputError(redact(f"cannot read the study storage {url}: {exc}"), Location("--storage")) from None
             from_storage = {}
         if from_storage:
             for name, mt in from_storage.items():

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpo_cli.core.errors import InputError, Location
+from hpo_cli.core.redact import redact
 
 if TYPE_CHECKING:
     import optuna
@@ -22,8 +23,18 @@ STUDY_JOURNAL = "study.journal"
 
 
 def storage_url(run_dir: Path, url: str | None) -> str:
-    """What run.json records: the URL given, else the journal file's path."""
-    return url if url else str((run_dir / STUDY_JOURNAL).resolve())
+    """What run.json records (before redaction): the URL given, a journal file by its absolute path, and a
+    journal inside the run folder relative to it, so a copied or moved run folder reads its own trials."""
+    if not url:
+        return STUDY_JOURNAL
+    path = url.removeprefix("journal:")
+    if url.endswith(".journal") or url.startswith("journal:"):
+        resolved = Path(path).resolve()
+        try:
+            return str(resolved.relative_to(run_dir.resolve()))
+        except ValueError:
+            return str(resolved)
+    return url
 
 
 def _journal(path: str) -> optuna.storages.BaseStorage:
@@ -71,7 +82,7 @@ def open_storage(run_dir: Path, url: str | None) -> optuna.storages.BaseStorage:
         first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")  # not SQLAlchemy's links
         hint = ("; install the driver: pip install 'hpo-cli[postgres]'"
                 if isinstance(exc, ImportError) and url.startswith("postgresql") else "")
-        raise InputError(f"cannot open storage {url}: {type(exc).__name__}: {first}{hint}",
+        raise InputError(redact(f"cannot open storage {url}: {type(exc).__name__}: {first}{hint}"),
                          Location("--storage")) from None
 
 

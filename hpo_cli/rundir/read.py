@@ -189,7 +189,8 @@ def read_storage(url: str, run_dir: Path, spec_name: str | None) -> dict[str, Mo
         raise InputError(redact(f"not an Optuna storage URL or journal file: {url}"), Location("--storage"))
     if (url.endswith(".journal") or url.startswith("journal:")) and not Path(url.removeprefix("journal:")).is_file():
         raise InputError(redact(f"study storage not found: {url}"), Location("--storage"))
-    backend = open_storage(run_dir, without_mask(url))  # run.json has no password: PGPASSWORD / .pgpass give it
+    # run.json holds no password: PGPASSWORD / .pgpass give it; a reader leaves a torn journal line as it is
+    backend = open_storage(run_dir, without_mask(url), repair=False)
     models: dict[str, ModelTrials] = {}
     for study_name in study_names(backend):
         if spec_name is not None and not study_name.startswith(spec_name + "."):

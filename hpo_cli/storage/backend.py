@@ -37,9 +37,14 @@ def storage_url(run_dir: Path, url: str | None) -> str:
     return url
 
 
-def _journal(path: str) -> optuna.storages.BaseStorage:
-    """A journal file storage whose appends are flushed but not fsynced (see ``_FlushedJournal``)."""
+def _journal(path: str, repair: bool) -> optuna.storages.BaseStorage:
+    """A journal file storage whose appends are flushed but not fsynced (see ``_FlushedJournal``), checked first
+    (``storage.journal``: a torn last line repaired when ``repair``, damage refused with its line)."""
     import optuna
+
+    from hpo_cli.storage.journal import check_journal
+
+    check_journal(Path(path), repair)
     from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
     class _FlushedJournal(JournalFileBackend):
@@ -67,17 +72,23 @@ def _journal(path: str) -> optuna.storages.BaseStorage:
     return optuna.storages.JournalStorage(_FlushedJournal(path, lock_obj=JournalFileOpenLock(path)))
 
 
-def open_storage(run_dir: Path, url: str | None) -> optuna.storages.BaseStorage:
-    """The journal file in the run folder by default; any Optuna storage URL with ``--storage``."""
+def open_storage(run_dir: Path, url: str | None, repair: bool = True) -> optuna.storages.BaseStorage:
+    """The journal file in the run folder by default; any Optuna storage URL with ``--storage``.
+
+    ``repair``: a journal's torn last line is fixed first (for a process that appends: ``hpo tune``); readers
+    pass False and leave the file as it is.
+    """
     import optuna
 
     if not url:
         run_dir.mkdir(parents=True, exist_ok=True)
-        return _journal(str(run_dir / STUDY_JOURNAL))
+        return _journal(str(run_dir / STUDY_JOURNAL), repair)
     try:
         if url.endswith(".journal") or url.startswith("journal:"):
-            return _journal(url.removeprefix("journal:"))
+            return _journal(url.removeprefix("journal:"), repair)
         return optuna.storages.get_storage(url)
+    except InputError:
+        raise
     except Exception as exc:
         first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")  # not SQLAlchemy's links
         hint = ("; install the driver: pip install 'hpo-cli[postgres]'"

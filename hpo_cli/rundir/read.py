@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 import re
 from dataclasses import dataclass, field
@@ -21,9 +22,11 @@ import yaml
 from hpo_cli.core.errors import InputError, Location
 from hpo_cli.core.redact import redact, without_mask
 from hpo_cli.core.results import COMPLETE, TrialRecord, ranks
+from hpo_cli.core.values import from_typed_json
 from hpo_cli.rundir.paths import BEST_PARAMETERS, RUN_JSON, TRIALS_CSV, yaml_load
 from hpo_cli.storage.backend import STUDY_JOURNAL
 
+_log = logging.getLogger("hpo")
 _SPLIT = re.compile(r"split(\d+)_test_score")
 _METRIC = re.compile(r"(mean|std)_test_(.+)")
 
@@ -61,6 +64,7 @@ class RunData:
     models: dict[str, ModelTrials]
     source: str  # "study storage" or "trials.csv"
     storage_url: str | None = None
+    rebuilt: list[str] = field(default_factory=list)  # damaged run-folder files replaced by the storage's truth
 
     def model_order(self) -> list[str]:
         """The spec's order as best_parameters.yaml keeps it, then models only the trials know of."""
@@ -109,9 +113,34 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         return {}
     try:
         data = yaml_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path.name} is not valid YAML: {exc}", Location(str(path))) from None
-    return data if isinstance(data, dict) else {}
+    except (yaml.YAMLError, RecursionError, UnicodeDecodeError, OSError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = Location(str(path), mark.line + 1, mark.column + 1) if mark is not None else Location(str(path))
+        reason = getattr(exc, "problem", None) or type(exc).__name__
+        raise InputError(f"{path.name} is damaged (not valid YAML: {reason})", where) from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path.name} is damaged (a {type(data).__name__}, not a mapping)", Location(str(path)))
+    return data
+
+
+def check_best_parameters(data: Any, path: Path) -> None:
+    """The shape ``hpo tune`` writes best_parameters.yaml in; anything else is a damaged file (InputError)."""
+    models = data.get("models") if isinstance(data, dict) else None
+    if not isinstance(models, dict) or not all(
+            isinstance(k, str) and isinstance(m, dict) and isinstance(m.get("params") or {}, dict)
+            and isinstance(m.get("init_params") or {}, dict) for k, m in models.items()):
+        raise InputError(f"{path.name} is damaged (no `models:` mapping of model name -> {{params: ..., "
+                         "init_params: ...}}); it is not a file written by `hpo tune`", Location(str(path)))
+    if not isinstance(data.get("best_model"), str | None):
+        raise InputError(f"{path.name} is damaged (best_model must be a model name, not "
+                         f"{type(data['best_model']).__name__} {str(data['best_model'])[:40]})", Location(str(path)))
+
+
+def _read_best(path: Path) -> dict[str, Any]:
+    data = _read_yaml(path)
+    if data:
+        check_best_parameters(data, path)
+    return data
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -120,9 +149,14 @@ def _read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise InputError(f"{path.name} is not valid JSON: {exc.msg}", Location(str(path), exc.lineno,
-                                                                               exc.colno)) from None
-    return data if isinstance(data, dict) else {}
+        raise InputError(f"{path.name} is damaged (not valid JSON: {exc.msg})",
+                         Location(str(path), exc.lineno, exc.colno)) from None
+    except (RecursionError, UnicodeDecodeError, OSError) as exc:
+        raise InputError(f"{path.name} is damaged ({type(exc).__name__}: nested too deep or not text)",
+                         Location(str(path))) from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path.name} is damaged (a {type(data).__name__}, not an object)", Location(str(path)))
+    return data
 
 
 def read_trials_csv(path: Path) -> dict[str, ModelTrials]:
@@ -133,12 +167,18 @@ def read_trials_csv(path: Path) -> dict[str, ModelTrials]:
     models: dict[str, ModelTrials] = {}
     if not path.is_file():
         return models
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        columns = _Columns.of(reader.fieldnames or [])
-        for row in reader:
-            record = columns.record(row)
-            models.setdefault(record.model, ModelTrials(record.model)).trials.append(record)
+    line = 1
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            columns = _Columns.of(reader.fieldnames or [])
+            for row in reader:
+                line = reader.line_num
+                record = columns.record(row)
+                models.setdefault(record.model, ModelTrials(record.model)).trials.append(record)
+    except (ValueError, csv.Error, OSError, TypeError) as exc:  # UnicodeDecodeError is a ValueError
+        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc).splitlines()[0][:120]
+        raise InputError(f"{path.name} is damaged ({reason})", Location(str(path), line)) from None
     return models
 
 
@@ -164,7 +204,7 @@ class _Columns:
                 extra.setdefault(metric, {})[stat] = value
         name = row.get("model", "")
         return TrialRecord(
-            model=name, number=int(float(row.get("trial") or 0)), state=row.get("state", ""),
+            model=name, number=_trial_number(row.get("trial")), state=row.get("state", ""),
             params={f[len("param_"):]: row[f] for f in self.params if row.get(f) not in (None, "")},
             mean_test_score=_score(_num(row.get("mean_test_score"))), std_test_score=_num(row.get("std_test_score")),
             split_scores=[v for f in self.splits if (v := _score(_num(row.get(f)))) is not None],
@@ -173,6 +213,16 @@ class _Columns:
             error=row.get("error") or None,
             datetime_start=row.get("datetime_start") or None, datetime_complete=row.get("datetime_complete") or None,
         )
+
+
+def _trial_number(text: str | None) -> int:
+    try:
+        number = float(text or 0)
+        if number.is_integer():
+            return int(number)
+    except (ValueError, OverflowError):
+        pass
+    raise ValueError(f"trial {str(text)[:40]!r} is not a trial number")
 
 
 def read_storage(url: str, run_dir: Path, spec_name: str | None) -> dict[str, ModelTrials]:
@@ -196,7 +246,7 @@ def read_storage(url: str, run_dir: Path, spec_name: str | None) -> dict[str, Mo
         if spec_name is not None and not study_name.startswith(spec_name + "."):
             continue
         study = optuna.load_study(study_name=study_name, storage=backend)
-        meta = study.user_attrs.get(store.STUDY_MODEL) or {}
+        meta = from_typed_json(study.user_attrs.get(store.STUDY_MODEL) or {})
         name = meta.get("name") or study_name.rsplit(".", 1)[-1]
         records = []
         for trial in study.get_trials(deepcopy=False):
@@ -242,10 +292,24 @@ def storage_url_of(run_dir: Path, info: dict[str, Any], override: str | None) ->
 
 
 def load_run(run_dir: Path, storage: str | None = None, use_storage: bool = True) -> RunData:
-    """The run folder plus, when reachable, the storage; an explicit ``--storage`` that fails is bad input."""
-    best = _read_yaml(run_dir / BEST_PARAMETERS)
-    info = _read_json(run_dir / RUN_JSON)
-    models = read_trials_csv(run_dir / TRIALS_CSV)
+    """The run folder plus, when reachable, the storage; an explicit ``--storage`` that fails is bad input.
+
+    A damaged run-folder file (random bytes, a non-numeric trial, JSON nested 100,000 deep) is bad input
+    located in it, unless the study storage is intact: then what the file held is rebuilt from the storage
+    and stderr says so (``RunData.rebuilt`` names the files).
+    """
+    damaged: list[InputError] = []
+
+    def tolerant(read: Any, path: Path, empty: Any) -> Any:
+        try:
+            return read(path)
+        except InputError as exc:
+            damaged.append(exc)
+            return empty
+
+    best = tolerant(_read_best, run_dir / BEST_PARAMETERS, {})
+    info = tolerant(_read_json, run_dir / RUN_JSON, {})
+    models = tolerant(read_trials_csv, run_dir / TRIALS_CSV, {})
     source = "trials.csv"
     url = storage_url_of(run_dir, info, storage) if use_storage else None
     if url is not None:
@@ -263,10 +327,16 @@ def load_run(run_dir: Path, storage: str | None = None, use_storage: bool = True
             for name, mt in from_storage.items():
                 models[name] = mt
             source = "study storage"
+    if damaged and source != "study storage":
+        raise damaged[0]
+    for exc in damaged:
+        _log.warning("warning: %s; rebuilt from the study storage (`hpo tune SPEC --resume` rewrites it)", exc)
     if not models and not best:
         raise InputError(f"{run_dir} has no {TRIALS_CSV}, {BEST_PARAMETERS} or study storage; "
                          "is it a run folder written by `hpo tune`?", Location(str(run_dir)))
-    return RunData(run_dir, best, info, models, source, url)
+    run = RunData(run_dir, best, info, models, source, url)
+    run.rebuilt = [str(e.problems[0].location.file) for e in damaged if e.problems[0].location]
+    return run
 
 
 def wall_time(records: list[TrialRecord]) -> float | None:

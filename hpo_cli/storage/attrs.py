@@ -25,6 +25,7 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from hpo_cli.core.results import COMPLETE, FAIL, PRUNED, RUNNING, TrialRecord
+from hpo_cli.core.values import from_typed_json
 
 if TYPE_CHECKING:
     import optuna
@@ -52,7 +53,7 @@ def record_from_trial(model: str, trial: optuna.trial.FrozenTrial) -> TrialRecor
     state = trial.state.name
     if state not in (COMPLETE, FAIL, PRUNED):
         state = RUNNING
-    params = info.get("params")
+    params = from_typed_json(info.get("params"))
     if params is None:
         params = dict(trial.params)
     duration = info.get("duration")

@@ -12,6 +12,7 @@ from typing import Any
 
 from hpo_cli.core.redact import redact, redact_all
 from hpo_cli.core.results import ModelResult
+from hpo_cli.storage.attrs import FORMAT_VERSION
 
 #: The packages that decide a result; the optional estimator libraries are listed only when installed.
 PACKAGES = ("hpo", "optuna", "scikit-learn", "xgboost", "pandas", "numpy", "mlflow")
@@ -83,6 +84,7 @@ class RunInfo:
 
         data = spec.data
         self.info: dict[str, Any] = {
+            "hpo_format": FORMAT_VERSION,  # storage.attrs: what a reader of this file may expect
             "spec": {"name": spec.name, "path": str(spec.path) if spec.path else None, "sha256": spec.sha256},
             "data": {"source": dataset.source, "sha256": dataset.sha256, "target": dataset.target,
                      "task": dataset.task, "n_train": dataset.n_rows,

@@ -97,6 +97,8 @@ def search_model(spec: Spec, prep: Prepared, storage: Any, *, resume: bool, even
     study.set_user_attr(st.STUDY_MODEL, to_typed_json(model_info(spec, model, evaluator)))
     if identity is not None:
         record_identity(study, identity)
+    if st.STUDY_FORMAT not in study.user_attrs:
+        study.set_user_attr(st.STUDY_FORMAT, st.FORMAT_VERSION)
     events.emit("study_opened", model.name, study)
     result = _result(spec, model, name, list(existing))
     result.best = best_of(existing)

@@ -13,7 +13,8 @@ Trial user attributes (written once per trial, one journal line each):
 Study user attributes: ``hpo_model`` (name, estimator, init_params, metric, metrics, method, cv, n_splits,
 seed, space), ``hpo_identity`` (what ``--resume`` and ``--join`` compare: ``storage.identity``), once
 the model finished ``hpo_test`` (``{"score": f, "metrics": {...}}``), and with MLflow
-tracking ``mlflow_parent_run_id`` (the model's parent run, shared by ``--resume`` and workers).
+tracking ``mlflow_parent_run_id`` (the model's parent run, shared by ``--resume`` and workers), and
+``hpo_format`` (``FORMAT_VERSION`` of the hpo that created the study; a newer one is refused on resume).
 
 Reading goes through :func:`record_from_trial`: above the storage a trial is a ``TrialRecord``, never an
 Optuna ``FrozenTrial``.
@@ -37,6 +38,11 @@ STUDY_MODEL = "hpo_model"
 STUDY_TEST = "hpo_test"
 STUDY_MLFLOW_PARENT = "mlflow_parent_run_id"
 STUDY_IDENTITY = "hpo_identity"
+STUDY_FORMAT = "hpo_format"
+#: The layout of what hpo writes (study attributes, run.json), recorded as ``hpo_format`` in both. 1 (absent):
+#: releases before it; they recorded no identity and stored mapping keys as strings. 2: identity, typed keys
+#: (``core.values.to_typed_json``), run.json naming its journal relative to the run folder.
+FORMAT_VERSION = 2
 
 
 def average(values: list[float] | None) -> float | None:

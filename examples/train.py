@@ -64,9 +64,20 @@ def spec_of_run(run_dir: Path) -> tuple[dict[str, Any], Path | None]:
     spec_field = info.get("spec")
     spec_path = spec_field.get("path") if isinstance(spec_field, dict) else spec_field
     spec_path = spec_path or info.get("spec_path")
-    if not spec_path or not Path(spec_path).is_file():
+    found = _find_spec(Path(spec_path), run_dir) if spec_path else None
+    if found is None:
         return {}, None
-    return load_yaml(Path(spec_path)) or {}, Path(spec_path)
+    return load_yaml(found) or {}, found
+
+
+def _find_spec(path: Path, run_dir: Path) -> Path | None:
+    """run.json shows the spec relative to the repository (or the folder hpo ran in): try those places."""
+    if path.is_absolute():
+        return path if path.is_file() else None
+    bases = [Path.cwd()]
+    for start in (run_dir.resolve(), Path.cwd().resolve()):
+        bases += [top for top in (start, *start.parents) if (top / ".git").exists()][:1]
+    return next((base / path for base in bases if (base / path).is_file()), None)
 
 
 def model_setting(spec: dict[str, Any], model: str, key: str) -> Any:

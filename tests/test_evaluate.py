@@ -37,9 +37,12 @@ def test_failure_carries_error_text_and_warnings_are_counted() -> None:
 
 def test_pruning_and_stop_between_folds() -> None:
     ev = _evaluator("DummyClassifier")
-    reported: list[tuple[int, float]] = []
-    pruned = ev.evaluate({}, report=lambda k, v: reported.append((k, v)) or True)
-    assert pruned.state == "PRUNED" and reported == [(0, pruned.split_scores[0])]
+    reported: list[tuple[int, list[float]]] = []
+    pruned = ev.evaluate({}, report=lambda k, v: reported.append((k, list(v))) or True)
+    assert pruned.state == "PRUNED" and reported == [(0, pruned.split_scores)] and len(pruned.split_scores) == 1
+    kept: list[int] = []
+    complete = ev.evaluate({}, report=lambda k, v: kept.append(k) or k == len(ev.folds) - 1)
+    assert complete.state == "COMPLETE" and kept == list(range(len(ev.folds)))  # the last fold is reported too
     stopped = ev.evaluate({}, should_stop=lambda: True)
     assert stopped.state == "INTERRUPTED" and stopped.split_scores == []
 

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from hpo_cli import __version__
+from hpo_cli.cli.complete import model_names, spec_files
 from hpo_cli.core.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, HpoError, InputError, Location
 from hpo_cli.core.options import BestOptions, ReportOptions, TuneOptions
 from hpo_cli.core.redact import redact
@@ -23,7 +23,7 @@ app = typer.Typer(
     name="hpo",
     help="Declarative, tracked, reproducible hyperparameter search from one spec file.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (Typer's); helpers in cli/complete.py
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -33,14 +33,17 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"hpo {__version__}")
+        from hpo_cli.cli.complete import engine_versions
+
+        out.print(engine_versions(), markup=False)
         raise typer.Exit()
 
 
 @app.callback()
 def _root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Show the version and exit.")] = False,
+                                          help="Show the versions of hpo, optuna, scikit-learn, mlflow "
+                                               "and xgboost, and exit.")] = False,
 ) -> None:
     """hpo turns a spec file into a complete, tracked, reproducible hyperparameter search."""
 
@@ -75,15 +78,19 @@ def _step_summary() -> str:
 
 @app.command()
 def tune(
-    spec: Annotated[Path, typer.Argument(metavar="SPEC", help="The spec file (YAML or JSON).")],
+    spec: Annotated[Path, typer.Argument(metavar="SPEC", help="The spec file (YAML or JSON).",
+                                         autocompletion=spec_files)],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Run folder (default: the spec's `output`, "
                                                 "else runs/<name>).")] = None,
-    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Only this model (repeatable).")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Only this model (repeatable).",
+                                                                  autocompletion=model_names)] = None,
     method: Annotated[str | None, typer.Option(help="Override every model's method (grid, random, tpe, ...).")] = None,
     trials: Annotated[int | None, typer.Option(help="Override the trial budget of every model.")] = None,
     timeout: Annotated[str | None, typer.Option(help="Override the time budget per model, e.g. 90s, 30m, 2h.")] = None,
     seed: Annotated[int | None, typer.Option(help="Override the seed of every model.")] = None,
     workers: Annotated[int, typer.Option(help="Parallel worker processes on this machine.")] = 1,
+    threads: Annotated[int | None, typer.Option(help="Threads per worker (BLAS/OpenMP and the estimator's "
+                                                "n_jobs); default: cores // workers, at least 1.")] = None,
     storage: Annotated[str | None, typer.Option(help="Optuna storage URL (default: a journal file in the run "
                                                 "folder).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in the run folder / storage.")] = False,
@@ -107,9 +114,16 @@ def tune(
     if workers > 1:  # say so rather than pretend: trials run in this one process for now
         raise InputError("more than one worker is not available yet; run with --workers 1 (the default)",
                          Location("--workers"))
+    if threads is not None and threads <= 0:
+        raise InputError(f"must be at least 1, got {threads}", Location("--threads"))
+    from hpo_cli.problem.threads import apply_to_process, threads_per_worker
+
+    # Before scikit-learn/NumPy load their OpenMP/BLAS runtimes, which read these variables once.
+    apply_to_process(threads_per_worker(workers, threads), override=threads is not None)
     options = TuneOptions(
         spec=spec, output=output, models=list(model or []), method=method, trials=trials,
-        timeout=_duration_option(timeout), seed=seed, workers=workers, storage=storage, resume=resume, fresh=fresh,
+        timeout=_duration_option(timeout), seed=seed, workers=workers, threads=threads, storage=storage,
+        resume=resume, fresh=fresh,
         mlflow=not no_mlflow, tracking_uri=tracking_uri, data=data, quiet=quiet,
     )
     from hpo_cli.cli.progress import progress_observer
@@ -185,9 +199,11 @@ def best(
 
 @app.command()
 def validate(
-    spec: Annotated[Path, typer.Argument(metavar="SPEC", help="The spec file (YAML or JSON).")],
+    spec: Annotated[Path, typer.Argument(metavar="SPEC", help="The spec file (YAML or JSON).",
+                                         autocompletion=spec_files)],
     data: Annotated[str | None, typer.Option(help="Data file (or sklearn:<name>) for a models-only spec.")] = None,
-    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Only this model (repeatable).")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Only this model (repeatable).",
+                                                                  autocompletion=model_names)] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail (exit 2).")] = False,
 ) -> None:
     """Check a spec without running it: models, space sizes, fits, and best-practice warnings."""
@@ -212,7 +228,9 @@ def schema() -> None:
 def main() -> None:
     """Entry point: maps hpo's errors to the contract's exit codes, never a traceback for bad input."""
     try:
-        code = app(standalone_mode=False)  # without standalone mode, click *returns* a typer.Exit's code
+        # prog_name: usage lines and the completion script (its _HPO_COMPLETE variable) say `hpo` also under
+        # `python -m hpo_cli`. Without standalone mode, click *returns* a typer.Exit's code.
+        code = app(standalone_mode=False, prog_name="hpo")
         if isinstance(code, int) and code:
             sys.exit(code)
     except HpoError as exc:

@@ -76,11 +76,30 @@ class RunFailed(HpoError):
     exit_code = EXIT_RUN_FAILED
 
 
+def resume_command(spec: str | None, run_dir: str | None, storage: str | None = None) -> str:
+    """``hpo tune SPEC -o RUN_DIR --resume``: the one place that spells how to continue a stopped run.
+
+    Printed when a run is stopped and by the report of an interrupted or killed run. ``storage`` only when
+    the run was given ``--storage`` (the spec's own storage comes back with the spec); pass it redacted.
+    """
+    import shlex
+
+    words = ["hpo", "tune", spec or "SPEC"]
+    if run_dir:
+        words += ["-o", run_dir]
+    if storage:
+        from hpo_cli.core.redact import redact
+
+        words += ["--storage", redact(storage)]  # a password shows as ***: the user puts it back (or PGPASSWORD)
+    return " ".join(shlex.quote(w) if w != "SPEC" else w for w in [*words, "--resume"])
+
+
 class Interrupted(HpoError):
     """The user stopped the run; what finished is saved and ``--resume`` continues."""
 
     exit_code = EXIT_INTERRUPTED
 
-    def __init__(self, run_dir: str = "") -> None:
+    def __init__(self, run_dir: str = "", command: str | None = None) -> None:
         self.run_dir = run_dir
-        super().__init__(f"interrupted; continue with: hpo tune SPEC --resume (run folder {run_dir})")
+        self.command = command or resume_command(None, run_dir or None)
+        super().__init__(f"interrupted; continue with: {self.command}")

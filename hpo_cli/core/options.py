@@ -16,6 +16,8 @@ class TuneOptions:
     timeout: float | None = None  # seconds
     seed: int | None = None
     workers: int = 1
+    threads: int | None = None  # per worker (default: problem.threads.threads_per_worker)
+    join: bool = False  # join the studies a first `hpo tune --storage URL` prepared; never reset them
     storage: str | None = None
     resume: bool = False
     fresh: bool = False  # start over: delete the selected models' studies (else finished trials are refused)

@@ -22,6 +22,7 @@ from hpo_cli.problem.estimators import (
     sklearn_class,
     sklearn_estimators,
 )
+from hpo_cli.problem.threads import thread_kwargs
 
 if TYPE_CHECKING:
     from hpo_cli.spec.models import ModelSpec
@@ -38,7 +39,6 @@ PREPROCESS_STEPS: dict[str, tuple[str, dict[str, Any]]] = {
     "polynomial_features": ("PolynomialFeatures", {}),
     "pca": ("PCA", {}),
 }
-_THREAD_PARAMS = {"xgboost": "n_jobs", "lightgbm": "n_jobs", "catboost": "thread_count"}
 
 
 def _snake(name: str) -> str:
@@ -110,9 +110,22 @@ def unique_step_name(name: str, used: set[str]) -> str:
 
 
 def _set_thread_count(cls: type, kwargs: dict[str, Any], n_jobs: int | None) -> None:
-    key = _THREAD_PARAMS.get(cls.__module__.split(".")[0])
-    if key and n_jobs is not None and key not in kwargs:
-        kwargs[key] = n_jobs
+    """The estimator's thread parameter (``n_jobs``, ``n_threads``, ``nthread``, ``thread_count``) = ``n_jobs``.
+
+    Only when ``init_params`` left it unset. XGBoost/LightGBM/CatBoost default to every core, so they
+    always get it. scikit-learn's ``n_jobs=None`` already means one thread and its linear models ignore
+    ``n_jobs`` (with a FutureWarning since 1.8), so scikit-learn gets it only for more than one thread,
+    linear models never.
+    """
+    if n_jobs is None:
+        return
+    if cls.__module__.startswith("sklearn") and (n_jobs <= 1 or cls.__module__.startswith("sklearn.linear_model")):
+        return
+    accepted = set(estimator_params(cls))
+    extra = thread_kwargs(accepted, kwargs, n_jobs)
+    if not extra and accepts_extra_params(cls) and cls.__module__.split(".")[0] in ("xgboost", "lightgbm"):
+        extra = thread_kwargs({"n_jobs"}, kwargs, n_jobs)
+    kwargs.update(dict(list(extra.items())[:1]))  # one name: XGBoost takes n_jobs and nthread for the same thing
 
 
 def build_estimator(model: ModelSpec, params: dict[str, Any], allow_modules: Sequence[str] = (),
@@ -127,8 +140,8 @@ def build_estimator(model: ModelSpec, params: dict[str, Any], allow_modules: Seq
     Reproducibility: an estimator or step with a ``random_state`` the user left unset gets the
     model's ``seed``, so a rerun of the same spec gives the same fits; the estimator's init params are
     ``estimators.effective_init_params``, so what a run exports is what was fitted. ``n_jobs``, when
-    given, is set on XGBoost/LightGBM (``thread_count`` for CatBoost) only if the user did not set it,
-    which keeps parallel trials from oversubscribing the CPU.
+    given, is the trial's thread count (``problem.threads``), set as the estimator's thread parameter
+    unless the user set it (``_set_thread_count``), which keeps parallel trials from oversubscribing the CPU.
     """
     cls = resolve_estimator(model.class_, allow_modules)
     steps = resolve_preprocess(model.preprocess, allow_modules)

@@ -26,6 +26,7 @@ from hpo_cli.report.compare import compare_section
 from hpo_cli.report.formatting import fmt_duration, fmt_num, mean_std
 from hpo_cli.report.sections import model_section
 from hpo_cli.report.tables import markdown_table
+from hpo_cli.rundir.provenance import display_path, display_url
 from hpo_cli.rundir.read import ModelTrials, RunData, load_run, wall_time
 
 PLOTS_DIR = "plots"
@@ -177,12 +178,17 @@ def _provenance(run: RunData) -> list[str]:
     data = info.get("data")
     data_sha = (data.get("sha256") if isinstance(data, dict) else None) or info.get("data_sha256")
     if spec_path or spec_sha:
-        rows.append(["spec", f"`{spec_path or ''}`" + (f" sha256 `{spec_sha}`" if spec_sha else "")])
-    if data_sha:
-        rows.append(["data", f"sha256 `{data_sha}`"])
+        shown = display_path(spec_path) if spec_path else ""
+        rows.append(["spec", f"`{shown}`" + (f" sha256 `{spec_sha}`" if spec_sha else "")])
+    source = data.get("source") if isinstance(data, dict) else None
+    if data_sha or source:
+        shown = display_path(source) if source and not str(source).startswith("sklearn:") else source
+        rows.append(["data", " ".join(x for x in (f"`{shown}`" if shown else "", f"sha256 `{data_sha}`"
+                                                  if data_sha else "") if x)])
     if info.get("seed") is not None:
         rows.append(["seed", info["seed"]])
-    rows.append(["storage", f"`{redact(run.storage_url)}`" if run.storage_url else "—"])
+    rows.append(["run folder", f"`{display_path(run.run_dir.resolve())}`"])
+    rows.append(["storage", f"`{redact(display_url(run.storage_url) or '')}`" if run.storage_url else "—"])
     for key in ("start", "started", "end", "ended"):
         if info.get(key):
             rows.append([key, info[key]])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from hpo_cli.core.results import FAIL, TrialRecord
+from hpo_cli.core.results import COMPLETE, FAIL, PRUNED, TrialRecord
 from hpo_cli.report import stats
 from hpo_cli.report.best import render as render_params
 from hpo_cli.report.formatting import fmt_num, fmt_seconds, fmt_value, mean_std
@@ -38,8 +38,26 @@ def model_section(run: RunData, mt: ModelTrials, top: int, importance: dict[str,
         lines += _leaderboard(done, mt.ranks(), top)
     lines += _importance_lines(mt, len(done), importance)
     lines += _plot_links(mt.name, plots)
+    lines += _pruned(mt)
     lines += _failures(mt)
     return lines
+
+
+def _pruned(mt: ModelTrials) -> list[str]:
+    """How many trials the pruner stopped and the fits that saved (fold scores are what a trial ran)."""
+    pruned = mt.by_state(PRUNED)
+    if not pruned:
+        return []
+    ran = sum(len(r.split_scores) for r in pruned)
+    folds = mt.meta.get("n_splits")
+    saved = ""
+    if folds:
+        counted = [r for r in mt.trials if r.state in (COMPLETE, PRUNED)]
+        total = len(counted) * int(folds)
+        skipped = len(pruned) * int(folds) - ran
+        saved = f"; {skipped} of {total} fits saved ({skipped / total:.0%})" if total else ""
+    return ["", f"{len(pruned)} trial(s) pruned (PRUNED in trials.csv) after {ran / len(pruned):.1f} fold(s) on "
+            f"average{saved}. A pruned trial's mean is over the folds it ran; it is not ranked and never the best."]
 
 
 def _one_se(done: list[TrialRecord], best: TrialRecord) -> list[str]:

@@ -281,13 +281,15 @@ def storage_url_of(run_dir: Path, info: dict[str, Any], override: str | None) ->
     if isinstance(url, dict):
         url = url.get("url")
     journal = run_dir / STUDY_JOURNAL
-    if isinstance(url, str) and url and (url.endswith(".journal") or url.startswith("journal:")):
+    if isinstance(url, str) and (url.endswith(".journal") or url.startswith("journal:")):
+        if journal.is_file():  # the run folder's own journal wins, also in a copied folder whose run.json
+            return str(journal)  # (from a release before hpo_format 2) names the original's absolute path
         path = Path(url.removeprefix("journal:"))
-        url = str(path if path.is_absolute() else run_dir / path)  # relative: to the run folder itself
+        # relative: to the run folder (hpo_format 2), else as shown from the repository / current folder
+        found = next((p for p in ([path] if path.is_absolute() else [run_dir / path, path]) if p.is_file()), None)
+        return str(found) if found is not None else None
     if isinstance(url, str) and url:
-        moved = url.endswith(".journal") and not Path(url.removeprefix("journal:")).is_file()
-        if not (moved and journal.is_file()):  # a run folder copied elsewhere keeps its journal beside it
-            return url
+        return url
     return str(journal) if journal.is_file() else None
 
 

@@ -106,11 +106,16 @@ def best_parameters_yaml(results: list[ModelResult], metric: str, with_test: boo
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1000)
 
 
+def write_run_json(run_dir: Path, run_info: dict[str, Any]) -> None:
+    """``run.json`` alone: written when a run starts (status ``running``), so even a killed run leaves one."""
+    atomic_write_text(run_dir / RUN_JSON, json.dumps(plain(run_info), indent=2) + "\n")
+
+
 def write_run_folder(run_dir: Path, results: list[ModelResult], metric: str, run_info: dict[str, Any],
                      results_md: Callable[[], str], *, with_test: bool, param_order: list[str] | None = None) -> None:
     """Write all four files; ``results_md`` is called last, since the report it renders reads the other three."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / RUN_JSON, json.dumps(plain(run_info), indent=2) + "\n")
+    write_run_json(run_dir, run_info)
     atomic_write_text(run_dir / TRIALS_CSV, trials_csv(results, param_order))
     atomic_write_text(run_dir / BEST_PARAMETERS, best_parameters_yaml(results, metric, with_test))
     atomic_write_text(run_dir / RESULTS_MD, results_md())

@@ -3,7 +3,8 @@
 Owns: evaluating one parameter set on every fold the way ``GridSearchCV`` does (``evaluate``), Optuna
 samplers and pruners per method (``samplers``), a model made ready to search and the one budget rule
 (``plan``), the trial record and stored attributes of an evaluated trial (``records``), the loop with its
-budgets, tell, refit and resume (``loop``), and the observer fan-out and Ctrl-C handling (``observers``).
+budgets, tell, refit and resume (``loop``), the observer fan-out (``observers``), and
+Ctrl-C/SIGTERM with the grace period that ends even a fit that never returns (``stopping``).
 Every method plugs into the one evaluate function; only the sampler differs.
 
 May import: core, spec, problem, storage. Never the run folder, the report or MLflow: it tells observers.

@@ -24,6 +24,7 @@ import numpy as np
 from hpo_cli.core.results import COMPLETE, FAIL, PRUNED
 from hpo_cli.problem.cv import Folds
 from hpo_cli.problem.data import Dataset
+from hpo_cli.problem.threads import limited
 from hpo_cli.spec.models import ModelSpec
 
 INTERRUPTED = "INTERRUPTED"
@@ -76,7 +77,11 @@ def metric_label(metric: str | None, task: str) -> str:
 
 
 class Evaluator:
-    """Scores parameter sets of one model on precomputed folds (built once per model)."""
+    """Scores parameter sets of one model on precomputed folds (built once per model).
+
+    ``n_jobs``: the threads one trial may use (``problem.threads``): the estimator's thread parameter,
+    and the cap on OpenMP/BLAS pools during every fit and score; None leaves both to the libraries.
+    """
 
     def __init__(self, model: ModelSpec, dataset: Dataset, folds: Folds,
                  allow_modules: Sequence[str] = (), *, n_jobs: int | None = None) -> None:
@@ -112,15 +117,17 @@ class Evaluator:
     def build(self, params: dict[str, Any]) -> Any:
         return self._build(self.model, params, self.allow_modules, n_jobs=self.n_jobs)
 
-    def evaluate(self, params: dict[str, Any], report: Callable[[int, float], bool] | None = None,
+    def evaluate(self, params: dict[str, Any], report: Callable[[int, list[float]], bool] | None = None,
                  should_stop: Callable[[], bool] = lambda: False) -> TrialOutcome:
         """Fit and score ``params`` on every fold.
 
-        ``report(fold, mean so far)`` returns True to prune (fold-level pruning); ``should_stop`` is
-        checked between folds so that Ctrl-C ends the run after the current fold, not mid-fit.
+        ``report(fold index, fold scores so far)`` is called after every fold, the last one included (a
+        complete trial's per-fold values are what Wilcoxon compares later trials with); True prunes the
+        trial unless it was its last fold. ``should_stop`` is checked between folds so that Ctrl-C ends
+        the run after the current fold, not mid-fit.
         """
         out = TrialOutcome(state=COMPLETE)
-        with warnings.catch_warnings(record=True) as caught:
+        with limited(self.n_jobs), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
                 for k in range(len(self.folds)):
@@ -142,7 +149,7 @@ class Evaluator:
                     out.split_scores.append(main)
                     for name in self.extra:
                         out.metrics.setdefault(name, []).append(float(scores[name]))
-                    if report is not None and k < len(self.folds) - 1 and report(k, mean_std(out.split_scores)[0]):
+                    if report is not None and report(k, out.split_scores) and k < len(self.folds) - 1:
                         out.state = PRUNED
                         break
             except Exception as exc:  # any fit/score error is this trial's failure, not the run's
@@ -160,7 +167,7 @@ class Evaluator:
         The refit sees a DataFrame so the model keeps its feature names for whoever loads it later.
         """
         ds = self.dataset
-        with warnings.catch_warnings():
+        with limited(self.n_jobs), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             estimator = self.build(params)
             estimator.fit(ds.frame(ds.X), ds.y)

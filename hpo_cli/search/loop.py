@@ -20,9 +20,10 @@ from hpo_cli.problem.data import Dataset
 from hpo_cli.problem.estimators import effective_init_params, estimator_dotted
 from hpo_cli.search import samplers
 from hpo_cli.search.evaluate import INTERRUPTED
-from hpo_cli.search.observers import Observers, StopSignal
+from hpo_cli.search.observers import Observers
 from hpo_cli.search.plan import Prepared, model_info
 from hpo_cli.search.records import best_of, outcome_attrs, record_of
+from hpo_cli.search.stopping import StopSignal, abandon_trial
 from hpo_cli.spec.models import ModelSpec, Spec
 from hpo_cli.storage import attrs as st
 from hpo_cli.storage.backend import study_names
@@ -46,18 +47,9 @@ def _suggest(study: Any, trial: Any, spec: Spec, index: int, model: ModelSpec) -
     try:
         return space.suggest(trial, model)
     except ValueError as exc:  # only possible on --resume after the space was edited
-        _abandon(study, trial)
+        abandon_trial(study, trial)
         raise InputError(spec.problem(("models", index, "space"), f"the search space changed since the stored "
                                       f"trials ({exc}); run without --resume to start this model over")) from None
-
-
-def _abandon(study: Any, trial: Any) -> None:
-    """A trial cut short by an interruption: FAIL, flagged so it is neither counted nor shown."""
-    from optuna.trial import TrialState
-
-    trial.set_user_attr(st.ATTR_INTERRUPTED, True)
-    trial.set_user_attr(st.ATTR_ERROR, "interrupted before it finished")
-    study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
 
 
 def _result(spec: Spec, model: ModelSpec, name: str, trials: list[Any]) -> ModelResult:
@@ -94,6 +86,7 @@ def search_model(spec: Spec, prep: Prepared, storage: Any, *, resume: bool, even
                                     prep.budget)
     study.sampler = sampler
     study.pruner = samplers.make_pruner(model.pruner, len(evaluator.folds))
+    report_value = samplers.reported_value(model.pruner)
     study.set_user_attr(st.STUDY_MODEL, to_typed_json(model_info(spec, model, evaluator)))
     if identity is not None:
         record_identity(study, identity)
@@ -112,7 +105,7 @@ def search_model(spec: Spec, prep: Prepared, storage: Any, *, resume: bool, even
         seen = {space.point_key(r.params) for r in existing}
     n_failed = sum(r.state == FAIL for r in existing)
     started = time.perf_counter()
-    pruning = model.pruner != "none"
+    pruning = model.pruner.type != "none"
     while not (stop_reason := _stop_reason(result, prep, started, n_failed, stop)):
         if prep.grid is not None:
             point = next((p for p in order if space.point_key(p) not in seen), None)
@@ -122,19 +115,22 @@ def search_model(spec: Spec, prep: Prepared, storage: Any, *, resume: bool, even
             seen.add(space.point_key(point))
             sampler.point = space.encode_params(model, point)
         trial = study.ask()
+        stop.trial_started(study, trial, model.name)  # the watchdog marks it if its fit never returns
         t_start, when = time.perf_counter(), datetime.now(UTC)
         try:
             params = _suggest(study, trial, spec, prep.index, model)
 
-            def report(step: int, value: float, trial: Any = trial) -> bool:
-                trial.report(value, step)
-                return trial.should_prune()
+            def report(step: int, scores: list[float], trial: Any = trial) -> bool:
+                trial.report(report_value(scores), step)
+                return step < len(evaluator.folds) - 1 and samplers.should_prune(trial)
 
             outcome = evaluator.evaluate(params, report if pruning else None, stop.is_set)
         except KeyboardInterrupt:
             outcome = None
+        finally:
+            stop.trial_ended()
         if outcome is None or outcome.state == INTERRUPTED:
-            _abandon(study, trial)
+            abandon_trial(study, trial)
             stop_reason = "interrupted"
             break
         attrs = outcome_attrs(params, outcome, time.perf_counter() - t_start)

@@ -1,4 +1,4 @@
-"""Telling observers what happens, and hearing the user stop: the search's two channels to the outside.
+"""Telling observers what happens: the search's channel to the outside (the user's stop is ``stopping``).
 
 The search knows observers only as ``core.results.RunObserver``s (the progress display, MLflow tracking,
 a test's recorder): it emits events by name and never calls an observer's own methods.
@@ -7,8 +7,6 @@ a test's recorder): it emits events by name and never calls an observer's own me
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from typing import Any
 
 log = logging.getLogger("hpo")
@@ -51,29 +49,3 @@ class Observers:
                 close()
             except Exception as exc:
                 log.warning("closing %s failed: %s: %s", type(obs).__name__, type(exc).__name__, exc)
-
-
-class StopSignal:
-    """First Ctrl-C/SIGTERM: finish the current fold, save, exit 130. Second: stop at once."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._old: dict[int, Any] = {}
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __enter__(self) -> StopSignal:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-
-    def is_set(self) -> bool:
-        return self.requested

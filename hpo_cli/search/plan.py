@@ -39,15 +39,18 @@ class Prepared:
     grid: list[dict[str, Any]] | None
 
 
-def prepare_model(spec: Spec, index: int, dataset: Dataset) -> Prepared:
-    """Folds, scorers and grid of one model; what only the data can reveal is a located InputError."""
+def prepare_model(spec: Spec, index: int, dataset: Dataset, threads: int | None = None) -> Prepared:
+    """Folds, scorers and grid of one model; what only the data can reveal is a located InputError.
+
+    ``threads``: what one trial may use (``problem.threads.threads_per_worker``); None: the libraries' defaults.
+    """
     model = spec.models[index]
     reason = samplers.unsupported_reason(model, model.method)
     if reason:
         raise InputError(spec.problem(("models", index, "method"), reason))
     folds = make_folds(spec, index, dataset)
     try:
-        evaluator = Evaluator(model, dataset, folds, spec.allow_modules)
+        evaluator = Evaluator(model, dataset, folds, spec.allow_modules, n_jobs=threads)
     except ValueError as exc:
         key = "metrics" if "scor" in str(exc) or "metric" in str(exc) else "class"
         key = "metric" if model.metric and model.metric in str(exc) else key

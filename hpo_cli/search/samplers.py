@@ -14,10 +14,13 @@ from __future__ import annotations
 import functools
 import importlib.util
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hpo_cli.problem import space
+from hpo_cli.search.evaluate import mean_std
 from hpo_cli.spec.models import CategoricalParam, ModelSpec
+from hpo_cli.spec.pruning import PrunerSpec
 
 if TYPE_CHECKING:
     import optuna
@@ -116,14 +119,39 @@ def make_sampler(model: ModelSpec, method: str, seed: int, budget: int) -> optun
     raise ValueError(f"unknown method {method!r}")
 
 
-def make_pruner(name: str, n_folds: int) -> optuna.pruners.BasePruner:
-    """Fold-level pruners: a trial reports its running mean after each fold (step = fold index)."""
+def make_pruner(pruner: PrunerSpec, n_folds: int) -> optuna.pruners.BasePruner:
+    """Optuna's pruner for ``pruner`` (``spec.pruning``), its steps being the fold indices 0..n_folds-1."""
     import optuna
 
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
-    if name == "successive_halving":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1)
-    if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(n_folds, 2))
+    options = pruner.model_dump(exclude={"type"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ExperimentalWarning (WilcoxonPruner)
+        if pruner.type == "median":
+            return optuna.pruners.MedianPruner(**options)
+        if pruner.type == "percentile":
+            return optuna.pruners.PercentilePruner(**options)
+        if pruner.type == "successive_halving":
+            return optuna.pruners.SuccessiveHalvingPruner(**options)
+        if pruner.type == "hyperband":
+            options["max_resource"] = options["max_resource"] or max(n_folds, 2)
+            return optuna.pruners.HyperbandPruner(**options)
+        if pruner.type == "wilcoxon":
+            return optuna.pruners.WilcoxonPruner(**options)
     return optuna.pruners.NopPruner()
+
+
+def reported_value(pruner: PrunerSpec) -> Callable[[list[float]], float]:
+    """What a trial reports after each fold: the fold's own score for Wilcoxon, which pairs fold k of
+    this trial with fold k of the best trial; the running CV mean for the others, which compare trials
+    at the same step and would otherwise judge a whole configuration on one fold's luck."""
+    if pruner.type == "wilcoxon":
+        return lambda scores: scores[-1]
+    return lambda scores: mean_std(scores)[0]
+
+
+def should_prune(trial: optuna.Trial) -> bool:
+    """``trial.should_prune()`` without Optuna's warnings (e.g. Wilcoxon's "best trial has no intermediate
+    values" after a resume) being counted as the trial's own fit warnings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return trial.should_prune()

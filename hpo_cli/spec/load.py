@@ -10,7 +10,6 @@ so a spec without a ``data:`` section is still complete when the data comes from
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -52,7 +51,7 @@ def load_spec(path: str | Path, data_override: str | None = None) -> Spec:
     doc = load_document(path)
     spec = build_spec(doc, Path(path).stem, data_override)
     spec.path = Path(path).resolve()
-    spec.sha256 = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    spec.sha256 = doc.sha256
     return spec
 
 

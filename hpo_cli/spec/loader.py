@@ -8,8 +8,11 @@ YAML is read with the safe loader only, and ``1e-5`` resolves to a float as in Y
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,26 +20,9 @@ from typing import Any
 import yaml
 
 from hpo_cli.core.errors import InputError, Location
+from hpo_cli.spec.compose import MAX_DEPTH, PathKey, compose, preview
 
-PathKey = tuple[str | int, ...]
-
-
-# libyaml's parser when PyYAML was built with it (it gives the same nodes and marks, ~5x faster).
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class SpecLoader(_BaseLoader):
-    """Safe loader whose floats are JSON's and YAML 1.2's: ``1e-5``, ``1.0e3`` and ``1.5E+2`` are floats.
-
-    PyYAML (YAML 1.1) wants a dot *and* a signed exponent, so it reads ``1e-5`` and ``1.0e3`` as strings.
-    """
-
-
-SpecLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"),
-    list("-+0123456789."),
-)
+MAX_BYTES = 5_000_000  # a spec describes a search; the largest example is a few kilobytes
 
 
 @dataclass
@@ -47,34 +33,45 @@ class Document:
     data: Any
     values: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     keys: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    # An alias, a merged key or a renamed synonym: path -> the path where its text is (never copied).
+    links: dict[PathKey, PathKey] = field(default_factory=dict)
     # Filled while the spec is normalised: canonical path -> where the value was written (a value
     # merged from ``defaults``), and canonical key -> the synonym the user wrote (``param_grid``).
     origins: dict[PathKey, PathKey] = field(default_factory=dict)
     written: dict[PathKey, PathKey] = field(default_factory=dict)
+    sha256: str = ""  # of the bytes read, so the file is read once
+
+    def _linked(self, path: PathKey) -> PathKey | None:
+        """``path`` through its longest linked prefix, or None when no prefix is linked."""
+        for n in range(len(path), 0, -1):
+            target = self.links.get(path[:n])
+            if target is not None:
+                return target + path[n:]
+        return None
 
     def locate(self, path: PathKey, *, key: bool = False) -> Location:
-        """The nearest known position of ``path``: itself, else its closest ancestor."""
+        """The nearest known position of ``path``: itself (through aliases and renames), else its closest ancestor."""
         table = self.keys if key else self.values
         probe = tuple(path)
-        while True:
+        for _ in range(4 * len(probe) + 64):  # links never cycle; the bound only keeps a bug from hanging
             if probe in table:
                 line, col = table[probe]
                 return Location(self.file, line, col)
             if key and probe in self.values:
                 line, col = self.values[probe]
                 return Location(self.file, line, col)
+            linked = self._linked(probe)
+            if linked is not None:
+                probe = linked
+                continue
             if not probe:
-                return Location(self.file, 1, 1)
+                break
             probe = probe[:-1]
+        return Location(self.file, 1, 1)
 
     def move(self, src: PathKey, dst: PathKey) -> None:
-        """Re-home the positions of a subtree, after a synonym is renamed to its canonical key."""
-        for table in (self.values, self.keys):
-            n = len(src)
-            moved = {dst + k[n:]: v for k, v in table.items() if k[:n] == src}
-            for k in [k for k in table if k[:n] == src]:
-                del table[k]
-            table.update(moved)
+        """Positions of a renamed synonym: ``dst`` is found where ``src`` was written (one link, no walk)."""
+        self.links[tuple(dst)] = tuple(src)
 
 
 def dotted(path: PathKey) -> str:
@@ -116,82 +113,88 @@ def written_path(doc: Document | None, path: PathKey) -> PathKey:
     return path
 
 
-def _mark(node: yaml.Node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
+def _json_depth_error(text: str, file: str) -> None:
+    """Refuse JSON nested deeper than ``MAX_DEPTH`` before ``json.loads`` recurses into it (10,000 ``[``)."""
+    depth = 0
+    for match in _JSON_TOKENS.finditer(text):
+        char = match.group()
+        if char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = text.count("\n", 0, match.start()) + 1
+                col = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+                raise InputError(f"the spec nests deeper than {MAX_DEPTH} levels (a spec needs about eight)",
+                                 Location(file, line, col))
+        elif char in "]}":
+            depth -= 1
 
 
-_PLAIN_TAGS = {"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"}
-
-
-def _build(node: yaml.Node, path: PathKey, doc: Document, loader: SpecLoader) -> Any:
-    doc.values[path] = _mark(node)
-    if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN_TAGS:
-        # The safe constructor refuses such tags on scalars; here they would be silently dropped.
-        line, col = _mark(node)
-        raise InputError(f"invalid YAML: the tag {node.tag} is not allowed (a spec holds plain data only)",
-                         Location(doc.file, line, col), dotted(path))
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if isinstance(key, bool) or key is None:
-                key = "null" if key is None else str(key).lower()
-            # Numeric keys keep their type: class_weight: {0: 1, 1: 3} must reach the estimator with int keys.
-            if not isinstance(key, str | int | float):
-                line, col = _mark(key_node)
-                raise InputError("mapping keys must be plain names", Location(doc.file, line, col), dotted(path))
-            if key in out:
-                line, col = _mark(key_node)
-                raise InputError(f"duplicate key '{key}' (each key may appear once)",
-                                 Location(doc.file, line, col), dotted(path + (key,)))
-            doc.keys[path + (key,)] = _mark(key_node)
-            out[key] = _build(value_node, path + (key,), doc, loader)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(item, path + (i,), doc, loader) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 def parse_text(text: str, file: str) -> Document:
     """Parse YAML or JSON text; JSON syntax errors keep JSON's own line and column."""
+    text = text.removeprefix("\ufeff")  # a byte-order mark, as some Windows editors save
     is_json = file.lower().endswith(".json")
     if is_json:
-        try:
-            json.loads(text)
+        _json_depth_error(text, file)
+        try:  # syntax only: numbers stay text here, the composer reads (and bounds) them
+            json.loads(text, parse_int=str, parse_float=str, parse_constant=str)
         except json.JSONDecodeError as exc:
-            raise InputError(f"invalid JSON: {exc.msg}", Location(file, exc.lineno, exc.colno)) from None
+            raise InputError(f"invalid JSON: {preview(exc.msg, 80)}", Location(file, exc.lineno, exc.colno)) from None
         # JSON is YAML 1.2 flow syntax; tabs are only whitespace in valid JSON, and the same width keeps columns.
         text = text.replace("\t", " ")
-    doc = Document(file=file, data=None)
-    loader = SpecLoader(text)
     try:
-        node = loader.get_single_node()
-        if node is None:
-            raise InputError("the spec file is empty; it needs at least `models:`", Location(file, 1, 1))
-        doc.data = _build(node, (), doc, loader)
+        composed = compose(text, file, is_json=is_json)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
         what = exc.problem or exc.context or "syntax error"
-        raise InputError(f"invalid YAML: {what}", Location(file, line, col)) from None
+        raise InputError(f"invalid YAML: {preview(what, 120)}", Location(file, line, col)) from None
     except yaml.YAMLError as exc:
-        raise InputError(f"invalid YAML: {exc}", Location(file)) from None
-    finally:
-        loader.dispose()
-    return doc
+        raise InputError(f"invalid YAML: {preview(str(exc), 120)}", Location(file)) from None
+    return Document(file=file, data=composed.data, values=composed.values, keys=composed.keys,
+                    links=composed.links)
 
 
 def load_document(path: str | Path) -> Document:
-    """Read a spec file from disk; a missing or unreadable file is bad input, not a crash."""
+    """Read a spec file from disk: only a regular file under ``MAX_BYTES``, checked before it is opened.
+
+    A FIFO would block, ``/dev/zero`` never ends, a directory is no file: each is refused from
+    ``stat`` alone. A missing or unreadable file is bad input, not a crash.
+    """
     p = Path(path)
-    if not p.exists():
-        raise InputError(f"spec file not found: {p}", Location(str(p)))
-    if p.is_dir():
+    try:
+        info = os.stat(p)
+    except FileNotFoundError:
+        raise InputError(f"spec file not found: {p}", Location(str(p))) from None
+    except OSError as exc:
+        raise InputError(f"cannot read the spec: {exc.strerror or exc}", Location(str(p))) from None
+    if stat.S_ISDIR(info.st_mode):
         raise InputError(f"expected a spec file, got a directory: {p}", Location(str(p)))
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device" if stat.S_ISCHR(info.st_mode) or \
+            stat.S_ISBLK(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file"
+        raise InputError(f"a spec is a regular file; {p} is {kind}", Location(str(p)))
     if p.suffix.lower() not in {".yaml", ".yml", ".json"}:
         raise InputError("a spec is a .yaml, .yml or .json file", Location(str(p)))
+    if info.st_size > MAX_BYTES:
+        raise InputError(f"the spec is {info.st_size:,} bytes; the limit is {MAX_BYTES // 1_000_000} MB "
+                         f"({MAX_BYTES:,} bytes): a spec describes a search, it does not hold data", Location(str(p)))
     try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the spec: {exc}", Location(str(p))) from None
-    return parse_text(text, str(p))
+        with open(p, "rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read the spec: {exc.strerror or exc}", Location(str(p))) from None
+    if len(raw) > MAX_BYTES:
+        raise InputError(f"the spec is larger than the limit of {MAX_BYTES // 1_000_000} MB", Location(str(p)))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InputError(f"the spec is not UTF-8 text (byte 0x{raw[exc.start]:02x})", Location(str(p), line, col)) \
+            from None
+    doc = parse_text(text, str(p))
+    doc.sha256 = hashlib.sha256(raw).hexdigest()
+    return doc

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from hpo_cli.core.errors import Problem
 from hpo_cli.core.text import suggest
+from hpo_cli.spec.compose import preview
 from hpo_cli.spec.loader import Document, PathKey, dotted, origin_of, written_path
 
 
@@ -37,7 +38,7 @@ def _container(path: PathKey) -> str:
     last = path[-1]
     if path[0] in ("models", "defaults") and len(path) >= 2 and "space" in path[:-1] and path[-2] == "space":
         return "param"
-    if last in ("cv", "budget", "data", "tracking", "mlflow"):
+    if last in ("cv", "budget", "data", "tracking", "mlflow", "confirm", "pruner"):
         return str(last)
     if path[0] == "defaults" and len(path) == 1 or path[0] == "models" and len(path) == 2:
         return "model"
@@ -47,7 +48,10 @@ def _container(path: PathKey) -> str:
 def _message(err: dict[str, Any], path: PathKey, fields: dict[str, tuple[str, ...]]) -> str:
     kind, msg = err["type"], err["msg"]
     if kind == "extra_forbidden":
-        options = fields.get(_container(path[:-1]), ())
+        container = _container(path[:-1])
+        if container == "pruner" and len(err["loc"]) >= 2:  # loc: (..., "pruner", <type tag>, key)
+            container = f"pruner.{err['loc'][-2]}"
+        options = fields.get(container, ())
         allowed = f" (allowed: {', '.join(options)})" if options else ""
         return f"unknown key '{path[-1]}'{suggest(str(path[-1]), options) or allowed}"
     if kind == "missing":
@@ -55,25 +59,33 @@ def _message(err: dict[str, Any], path: PathKey, fields: dict[str, tuple[str, ..
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
         options = re.findall(r"'([^']*)'", expected)
-        return f"unknown value {err['input']!r}; expected one of {', '.join(options)}{suggest(err['input'], options)}"
+        got = preview(repr(err["input"]), 60)
+        return f"unknown value {got}; expected one of {', '.join(options)}{suggest(err['input'], options)}"
+    if kind == "union_tag_invalid" and _container(path[:-1]) == "pruner":
+        options = re.findall(r"'([^']*)'", err.get("ctx", {}).get("expected_tags", ""))
+        name = str(err["input"].get("type"))
+        return (f"unknown pruner {preview(repr(name), 40)}; expected one of {', '.join(options)}"
+                f"{suggest(name, options)}")
     if kind == "union_tag_invalid":
-        return f"unknown type {err['input'].get('type')!r}; expected float, int or categorical (or a list)"
+        got = preview(repr(err["input"].get("type")), 40)
+        return f"unknown type {got}; expected float, int or categorical (or a list)"
     if kind == "union_tag_not_found":
         return "a distribution needs `type: float|int|categorical`, or write the choices as a list"
     if kind in ("greater_than", "greater_than_equal", "less_than"):
         bound = next(iter(err.get("ctx", {}).values()), "")
         word = {"greater_than": "greater than", "greater_than_equal": "at least", "less_than": "below"}[kind]
-        return f"must be {word} {bound}, got {err.get('input')!r}"
+        return f"must be {word} {bound}, got {preview(repr(err.get('input')), 60)}"
     if kind == "string_pattern_mismatch":
-        return f"{err.get('input')!r} may only hold letters, digits, '_', '.' and '-' (it names files and studies)"
+        got = preview(repr(err.get("input")), 60)
+        return f"{got} may only hold letters, digits, '_', '.' and '-' (it names files and studies)"
     if kind == "value_error":
         return msg.removeprefix("Value error, ")
     if kind == "model_attributes_type" and _container(path) == "param":
         return (f"expected a list of choices or a distribution such as {{type: float, low: 0.1, high: 1}}, "
-                f"got {err.get('input')!r} (fixed values belong in init_params)")
+                f"got {preview(repr(err.get('input')), 60)} (fixed values belong in init_params)")
     if kind.endswith("_type") or kind.endswith("_parsing"):
         got = err.get("input")
-        return f"{msg[0].lower()}{msg[1:]}, got {type(got).__name__} {got!r}"
+        return f"{msg[0].lower()}{msg[1:]}, got {type(got).__name__} {preview(repr(got), 60)}"
     return f"{msg[0].lower()}{msg[1:]}"
 
 
@@ -91,6 +103,8 @@ def validation_problems(exc: ValidationError, doc: Document, data: dict[str, Any
         path = _real_path(data, tuple(err["loc"]))
         if err["type"] == "missing" and (path[:-1], str(path[-1])) in guessed:
             continue
+        if err["type"] == "union_tag_invalid" and _container(path) == "pruner":
+            path = path + ("type",)  # at the name, also when written bare (``pruner: medain``)
         origin = origin_of(doc, path)
         is_key = err["type"] in ("extra_forbidden",)
         location = doc.locate(origin[:-1]) if err["type"] == "missing" else doc.locate(origin, key=is_key)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from hpo_cli.core.errors import Location, Problem
 from hpo_cli.spec.duration import parse_duration
 from hpo_cli.spec.loader import Document, PathKey, dotted, origin_of, written_path
+from hpo_cli.spec.pruning import NonePruner, PrunerSpec
 
 #: Search methods: the spec's ``method``, ``--method`` and ``hpo validate`` all read this one list.
 Method = Literal["grid", "random", "tpe", "qmc", "cmaes", "gp", "nsga2"]
@@ -111,7 +112,7 @@ class ModelSpec(StrictModel):
     metric: str | None = None  # None: the estimator's own score (accuracy / r2)
     metrics: list[str] = Field(default_factory=list)
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
-    pruner: Literal["none", "median", "successive_halving", "hyperband"] = "none"
+    pruner: PrunerSpec = Field(default_factory=lambda: NonePruner(type="none"))  # spec.pruning
     seed: int = DEFAULT_SEED
     startup_trials: int | None = Field(None, gt=0)
 

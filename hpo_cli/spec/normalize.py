@@ -24,6 +24,7 @@ from hpo_cli.spec.models import (
     Spec,
     TrackingSpec,
 )
+from hpo_cli.spec.pruning import ConfirmSpec, pruner_fields
 
 _PARAM_SYNONYMS = {"min": "low", "max": "high", "choices": "values"}
 _SPACE_SYNONYMS = ("param_grid", "space", "hyperparameters")
@@ -35,7 +36,7 @@ def _normalize_entry(doc: Document, space: dict[str, Any], base: PathKey, name: 
     path = base + (name,)
     entry = space[name]
     if isinstance(entry, list):
-        doc.values[path + ("values",)] = doc.values.get(path, (1, 1))
+        doc.links[path + ("values",)] = path  # values[i] is where the list's item i was written
         space[name] = {"type": "categorical", "values": entry}
         return
     if not isinstance(entry, dict):
@@ -60,8 +61,18 @@ def _normalize_entry(doc: Document, space: dict[str, Any], base: PathKey, name: 
         entry["type"] = "int" if ints and not isinstance(entry.get("step"), float) else "float"
 
 
+def _bare_name(doc: Document, model: dict[str, Any], base: PathKey, key: str) -> None:
+    """``pruner: median`` is ``pruner: {type: median}``; an error in the name still points at the name."""
+    if isinstance(model.get(key), str):
+        path = base + (key,)
+        model[key] = {"type": model[key]}
+        doc.values[path + ("type",)] = doc.values.get(path, (1, 1))
+        doc.written[path + ("type",)] = path
+
+
 def _normalize_model(doc: Document, model: dict[str, Any], base: PathKey) -> None:
     """One model (or ``defaults``): its space under ``space``; ``tune: false`` entries become fixed params."""
+    _bare_name(doc, model, base, "pruner")
     present = [k for k in _SPACE_SYNONYMS if k in model]
     if len(present) > 1:
         loc = doc.locate(base + (present[1],), key=True)
@@ -144,6 +155,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "data": tuple(DataSpec.model_fields),
     "cv": tuple(CVSpec.model_fields),
     "budget": tuple(BudgetSpec.model_fields),
+    "confirm": tuple(ConfirmSpec.model_fields),
+    **{f"pruner.{name}": fields for name, fields in pruner_fields().items()},
     "tracking": tuple(TrackingSpec.model_fields),
     "mlflow": tuple(MlflowSpec.model_fields),
     "param": ("type", "low", "high", "log", "step", "values", "when", "min", "max"),

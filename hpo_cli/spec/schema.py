@@ -14,6 +14,7 @@ from typing import Any
 
 from hpo_cli.spec.duration import DURATION_PATTERN
 from hpo_cli.spec.models import INTERNAL_FIELDS, Spec
+from hpo_cli.spec.pruning import PRUNERS
 
 _RANGE_KEYS = ("low", "high", "min", "max")
 
@@ -94,6 +95,8 @@ def spec_json_schema() -> dict[str, Any]:
     props["hyperparameters"] = {"type": "object", "additionalProperties": {"$ref": "#/$defs/HydraParam"}}
     props["cv"] = {"anyOf": [{"type": "integer", "minimum": 2, "description": "number of folds"},
                              {"$ref": "#/$defs/CVSpec"}]}
+    props["pruner"] = {"anyOf": [{"type": "string", "enum": list(PRUNERS), "description": "a pruner's name, its "
+                                  "parameters at their defaults"}, props["pruner"]], "default": "none"}
     model["not"] = {"anyOf": [{"required": ["space", "param_grid"]}, {"required": ["space", "hyperparameters"]},
                               {"required": ["param_grid", "hyperparameters"]}]}
     defaults = copy.deepcopy(model)

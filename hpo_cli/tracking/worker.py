@@ -26,6 +26,7 @@ import threading
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from hpo_cli.problem.threads import thread_env
 from hpo_cli.tracking import names as ml
 
 
@@ -152,6 +153,8 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
         reply(0, False, describe_error(exc))
         return
     reply(0, True, experiment_id)
+    with contextlib.suppress(OSError):  # imports done: from now on the search comes first (issue 9)
+        os.nice(10)
     lost = False
     while True:
         try:
@@ -193,7 +196,9 @@ class Channel:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hpo_cli.tracking.worker", str(req_read), str(rep_write)],
             pass_fds=(req_read, rep_write), stdin=subprocess.DEVNULL, stdout=2,  # stdout is the search's summary
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p and Path(p).is_dir())})
+            # One thread: the writer must never spin on a core a trial needs (problem.threads).
+            env={**thread_env(1, override=True),
+                 "PYTHONPATH": os.pathsep.join(p for p in sys.path if p and Path(p).is_dir())})
         os.close(req_read)
         os.close(rep_write)
         self._out = os.fdopen(req_write, "wb")

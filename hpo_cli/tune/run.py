@@ -12,18 +12,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hpo_cli.core.errors import Interrupted
+from hpo_cli.core.errors import Interrupted, resume_command
 from hpo_cli.core.options import TuneOptions
 from hpo_cli.core.results import ModelResult, RunObserver, RunResult
 from hpo_cli.problem.data import load_dataset, split_seed
+from hpo_cli.problem.threads import threads_per_worker
 from hpo_cli.report.markdown import results_markdown
 from hpo_cli.rundir import writers
 from hpo_cli.rundir.lock import RunFolderLock
 from hpo_cli.rundir.provenance import RunInfo
 from hpo_cli.search.evaluate import metric_label
 from hpo_cli.search.loop import earlier_result, refit_best, search_model, study_name
-from hpo_cli.search.observers import Observers, StopSignal
+from hpo_cli.search.observers import Observers
 from hpo_cli.search.plan import model_identity, prepare_model
+from hpo_cli.search.stopping import StopSignal
 from hpo_cli.spec.load import load_spec
 from hpo_cli.spec.models import Spec
 from hpo_cli.storage.backend import delete_study_if_exists, open_storage, storage_url
@@ -62,7 +64,8 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
     selected = [i for i, m in enumerate(spec.models) if not options.models or m.name in options.models]
     task = task_of_models(spec, selected)
     dataset = load_dataset(spec, task)  # the check above loaded it: this is the same object
-    prepared = [prepare_model(spec, i, dataset) for i in selected]
+    threads = threads_per_worker(options.workers, options.threads)
+    prepared = [prepare_model(spec, i, dataset, threads) for i in selected]
     metric = metric_label(spec.models[selected[0]].metric, task)
     run_dir = spec.output_dir
     tracker = _open_tracker(spec, options, run_dir)
@@ -88,6 +91,8 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
     result = RunResult(run_dir=run_dir, spec_name=spec.name, metric=metric, direction="maximize",
                        warnings=warnings_out)
     done: dict[str, ModelResult] = {}
+    searching: list[str] = []  # the model whose search runs now, for a forced stop's write
+    command = resume_command(str(options.spec), str(run_dir), options.storage)
     param_order = list(dict.fromkeys(p for m in spec.models for p in m.space))
     selected_names = {spec.models[i].name for i in selected}
 
@@ -96,6 +101,8 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
         for m in spec.models:
             res = done.get(m.name) or (None if m.name in done else earlier_result(spec, m, storage))
             if res is not None:
+                if m.name in searching and m.name not in done:  # stopped by force in the middle of its search
+                    res.stop_reason = "interrupted"
                 ordered.append(res)
         info.finish(status, ordered, getattr(tracker, "run_ids", None))
         writers.write_run_folder(run_dir, ordered, metric, info.as_dict(),
@@ -104,9 +111,16 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
         result.models = [r for r in ordered if r.name in selected_names]
         result.best_model = writers.best_model_name(ordered)
 
+    def forced_stop() -> str:
+        """The watchdog's last act before the process ends: the run folder, and how to continue."""
+        write("interrupted")
+        return f"the run folder {run_dir} is written; continue with: {command}"
+
+    writers.write_run_json(run_dir, info.info)  # at once: a killed run's folder says what it was
     try:
-        with StopSignal() as stop:
+        with StopSignal(on_force=forced_stop) as stop:
             for prep in prepared:
+                searching[:] = [prep.model.name]
                 model_result, study = search_model(spec, prep, storage, resume=options.resume, events=events,
                                                    stop=stop, identity=identities[prep.model.name])
                 if model_result.stop_reason != "interrupted":
@@ -128,5 +142,5 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
         events.close()
         lock.release()
     if interrupted:
-        raise Interrupted(str(run_dir))
+        raise Interrupted(str(run_dir), command)
     return result

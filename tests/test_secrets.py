@@ -93,7 +93,7 @@ def test_no_secret_in_files_store_output_or_ps(mlflow_server: MlflowServer, tmp_
     uri = f"http://user:{SECRET}@127.0.0.1:{mlflow_server.port}"  # the server ignores credentials: any work
     spec = tmp_path / "spec.yaml"
     spec.write_text(json.dumps({
-        "name": name, "data": {"source": "sklearn:iris"},
+        "name": name, "data": {"source": "sklearn:iris"}, "storage": storage,  # the spec artifact: redacted copy
         "models": [{"name": "dummy", "class": "DummyClassifier", "method": "random", "cv": 2,
                     "budget": {"trials": 3}, "space": {"strategy": ["prior", "most_frequent"]}}]}))
     run_dir = tmp_path / "run"

@@ -28,8 +28,8 @@ import yaml
 
 from hpo_cli.core.errors import InputError, Location
 from hpo_cli.core.options import BestOptions
+from hpo_cli.rundir.files import check_best_parameters
 from hpo_cli.rundir.paths import BEST_PARAMETERS, yaml_load
-from hpo_cli.rundir.read import check_best_parameters
 
 _log = logging.getLogger("hpo")
 FORMATS = ("yaml", "json", "env", "hydra", "args")
@@ -55,7 +55,8 @@ def load_best_parameters(run_dir: Path) -> dict[str, Any]:
         raise InputError(f"cannot read {BEST_PARAMETERS}: {exc}", Location(str(path))) from None
     check_best_parameters(data, path)
     if not data["models"]:
-        raise InputError(f"{BEST_PARAMETERS} lists no model; it is not a file written by `hpo tune`",
+        raise InputError(f"{BEST_PARAMETERS} has no `models:` mapping with a model in it; it is not a file "
+                         "written by `hpo tune`",
                          Location(str(path)))
     return data
 

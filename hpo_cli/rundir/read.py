@@ -8,7 +8,6 @@ workers add to a shared storage; the storage is the truth when it can be opened.
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import math
 import re
@@ -17,13 +16,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hpo_cli.core.errors import InputError, Location
 from hpo_cli.core.redact import redact, without_mask
 from hpo_cli.core.results import COMPLETE, TrialRecord, ranks
 from hpo_cli.core.values import from_typed_json
-from hpo_cli.rundir.paths import BEST_PARAMETERS, RUN_JSON, TRIALS_CSV, yaml_load
+from hpo_cli.rundir.files import read_best, read_json
+from hpo_cli.rundir.paths import BEST_PARAMETERS, RUN_JSON, TRIALS_CSV
 from hpo_cli.storage.backend import STUDY_JOURNAL
 
 _log = logging.getLogger("hpo")
@@ -106,57 +104,6 @@ def _num(text: str | None) -> float | None:
         return float(text)
     except ValueError:
         return None
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        data = yaml_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, RecursionError, UnicodeDecodeError, OSError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = Location(str(path), mark.line + 1, mark.column + 1) if mark is not None else Location(str(path))
-        reason = getattr(exc, "problem", None) or type(exc).__name__
-        raise InputError(f"{path.name} is damaged (not valid YAML: {reason})", where) from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path.name} is damaged (a {type(data).__name__}, not a mapping)", Location(str(path)))
-    return data
-
-
-def check_best_parameters(data: Any, path: Path) -> None:
-    """The shape ``hpo tune`` writes best_parameters.yaml in; anything else is a damaged file (InputError)."""
-    models = data.get("models") if isinstance(data, dict) else None
-    if not isinstance(models, dict) or not all(
-            isinstance(k, str) and isinstance(m, dict) and isinstance(m.get("params") or {}, dict)
-            and isinstance(m.get("init_params") or {}, dict) for k, m in models.items()):
-        raise InputError(f"{path.name} is damaged (no `models:` mapping of model name -> {{params: ..., "
-                         "init_params: ...}}); it is not a file written by `hpo tune`", Location(str(path)))
-    if not isinstance(data.get("best_model"), str | None):
-        raise InputError(f"{path.name} is damaged (best_model must be a model name, not "
-                         f"{type(data['best_model']).__name__} {str(data['best_model'])[:40]})", Location(str(path)))
-
-
-def _read_best(path: Path) -> dict[str, Any]:
-    data = _read_yaml(path)
-    if data:
-        check_best_parameters(data, path)
-    return data
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path.name} is damaged (not valid JSON: {exc.msg})",
-                         Location(str(path), exc.lineno, exc.colno)) from None
-    except (RecursionError, UnicodeDecodeError, OSError) as exc:
-        raise InputError(f"{path.name} is damaged ({type(exc).__name__}: nested too deep or not text)",
-                         Location(str(path))) from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path.name} is damaged (a {type(data).__name__}, not an object)", Location(str(path)))
-    return data
 
 
 def read_trials_csv(path: Path) -> dict[str, ModelTrials]:
@@ -309,8 +256,8 @@ def load_run(run_dir: Path, storage: str | None = None, use_storage: bool = True
             damaged.append(exc)
             return empty
 
-    best = tolerant(_read_best, run_dir / BEST_PARAMETERS, {})
-    info = tolerant(_read_json, run_dir / RUN_JSON, {})
+    best = tolerant(read_best, run_dir / BEST_PARAMETERS, {})
+    info = tolerant(read_json, run_dir / RUN_JSON, {})
     models = tolerant(read_trials_csv, run_dir / TRIALS_CSV, {})
     source = "trials.csv"
     url = storage_url_of(run_dir, info, storage) if use_storage else None

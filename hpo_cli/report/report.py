@@ -43,7 +43,9 @@ def build_report(options: ReportOptions) -> str:
     lines: list[str] = _header(run, metric)
     lines += _summary(run, order, winner)
     lines += _significance(run, order, winner, metric)
-    plots = _plots(run, order, metric, importances, link_base) if options.plots else {}
+    plots, skipped = _plots(run, order, metric, importances, link_base) if options.plots else ({}, None)
+    if skipped:
+        lines += ["", f"_Plots not drawn: {skipped}._"]
     if "history" in plots:
         lines += ["", f"![Optimization history: best {metric} so far per model]({plots['history']})"]
     for name in order:
@@ -159,13 +161,23 @@ def _importances(run: RunData, order: list[str]) -> dict[str, dict[str, float] |
 
 
 def _plots(run: RunData, order: list[str], metric: str, importances: dict[str, dict[str, float] | None],
-           link_base: Path) -> dict[str, str]:
-    """Draw the PNGs into ``<run>/plots`` and return their links relative to where the Markdown lives."""
+           link_base: Path) -> tuple[dict[str, str], str | None]:
+    """Draw the PNGs into ``<run>/plots``: their links relative to where the Markdown lives, or why none.
+
+    A run folder that cannot be written (a read-only mount, an archive) still gets its report, without plots.
+    """
     from hpo_cli.report import plots
+    from hpo_cli.rundir.access import unwritable_dir
 
     folder = run.run_dir / PLOTS_DIR
-    written = plots.draw_all(folder, {n: run.models[n] for n in order if n in run.models}, metric, importances)
-    return {key: Path(os.path.relpath(path, link_base)).as_posix() for key, path in written.items()}
+    reason = unwritable_dir(folder)
+    if reason is not None:
+        return {}, f"{display_path(folder)} cannot be written ({reason})"
+    try:
+        written = plots.draw_all(folder, {n: run.models[n] for n in order if n in run.models}, metric, importances)
+    except OSError as exc:
+        return {}, f"{display_path(folder)} cannot be written ({exc.strerror or exc})"
+    return {key: Path(os.path.relpath(path, link_base)).as_posix() for key, path in written.items()}, None
 
 
 def _provenance(run: RunData) -> list[str]:

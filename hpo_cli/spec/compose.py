@@ -62,6 +62,7 @@ class Composed:
     values: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     keys: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     links: dict[PathKey, PathKey] = field(default_factory=dict)
+    anchored: set[PathKey] = field(default_factory=set)  # where an anchor (&name) was set
 
 
 @dataclass
@@ -170,6 +171,7 @@ class _Composer:
         built = _Built(value, 1, 0, mark, path)
         if event.anchor:
             self.anchors[event.anchor] = built
+            self.out.anchored.add(path)
         self._deliver(built, mark, is_key, plain=event.tag is None and event.implicit[0])
 
     def _alias(self, name: str, mark: tuple[int, int]) -> None:
@@ -203,6 +205,7 @@ class _Composer:
                        isinstance(frame.value, dict))
         if frame.anchor:
             self.anchors[frame.anchor] = built
+            self.out.anchored.add(frame.path)
         if self.stack:
             parent = self.stack[-1]
             parent.size += built.size

@@ -40,6 +40,7 @@ class Document:
     origins: dict[PathKey, PathKey] = field(default_factory=dict)
     written: dict[PathKey, PathKey] = field(default_factory=dict)
     sha256: str = ""  # of the bytes read, so the file is read once
+    anchored: set[PathKey] = field(default_factory=set)  # values that carry a YAML anchor (&name)
 
     def _linked(self, path: PathKey) -> PathKey | None:
         """``path`` through its longest linked prefix, or None when no prefix is linked."""
@@ -151,10 +152,15 @@ def parse_text(text: str, file: str) -> Document:
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
         what = exc.problem or exc.context or "syntax error"
         raise InputError(f"invalid YAML: {preview(what, 120)}", Location(file, line, col)) from None
+    except yaml.reader.ReaderError as exc:  # a control character: located from its offset
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise InputError(f"invalid YAML: the control character #x{exc.character:04x} is not allowed",
+                         Location(file, line, col)) from None
     except yaml.YAMLError as exc:
-        raise InputError(f"invalid YAML: {preview(str(exc), 120)}", Location(file)) from None
+        raise InputError(f"invalid YAML: {preview(str(exc).splitlines()[0], 120)}", Location(file)) from None
     return Document(file=file, data=composed.data, values=composed.values, keys=composed.keys,
-                    links=composed.links)
+                    links=composed.links, anchored=composed.anchored)
 
 
 def load_document(path: str | Path) -> Document:

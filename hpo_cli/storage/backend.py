@@ -9,6 +9,7 @@ under its file lock. ``--storage URL`` takes any Optuna storage URL (``sqlite://
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,11 +73,29 @@ def _journal(path: str, repair: bool) -> optuna.storages.BaseStorage:
     return optuna.storages.JournalStorage(_FlushedJournal(path, lock_obj=JournalFileOpenLock(path)))
 
 
+def driver_url(url: str) -> str:
+    """``postgresql://`` (and ``postgres://``) as users write it -> SQLAlchemy's psycopg 3 dialect."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url.removeprefix(plain)
+    return url
+
+
+def is_journal(url: str | None) -> bool:
+    """The default storage, or a ``.journal`` file given with ``--storage``."""
+    return not url or url.endswith(".journal") or url.startswith("journal:")
+
+
+def is_sqlite(url: str | None) -> bool:
+    return bool(url) and str(url).startswith("sqlite")
+
+
 def open_storage(run_dir: Path, url: str | None, repair: bool = True) -> optuna.storages.BaseStorage:
     """The journal file in the run folder by default; any Optuna storage URL with ``--storage``.
 
-    ``repair``: a journal's torn last line is fixed first (for a process that appends: ``hpo tune``); readers
-    pass False and leave the file as it is.
+    A database other than SQLite gets heartbeats (``storage.heartbeat``), so a dead worker's trial is
+    failed and retried. Errors name the URL with its password replaced by ``***``. ``repair``: a journal's
+    torn last line is fixed first (for a process that appends: ``hpo tune``); readers pass False.
     """
     import optuna
 
@@ -84,15 +103,24 @@ def open_storage(run_dir: Path, url: str | None, repair: bool = True) -> optuna.
         run_dir.mkdir(parents=True, exist_ok=True)
         return _journal(str(run_dir / STUDY_JOURNAL), repair)
     try:
-        if url.endswith(".journal") or url.startswith("journal:"):
+        if is_journal(url):
             return _journal(url.removeprefix("journal:"), repair)
-        return optuna.storages.get_storage(url)
+        if is_sqlite(url):
+            return optuna.storages.get_storage(url)
+        from hpo_cli.storage.heartbeat import GRACE_PERIOD, HEARTBEAT_INTERVAL, retry_stale_trial
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ExperimentalWarning of heartbeat options
+            rdb = optuna.storages.RDBStorage(
+                driver_url(url), engine_kwargs={"pool_pre_ping": True}, heartbeat_interval=HEARTBEAT_INTERVAL,
+                grace_period=GRACE_PERIOD, heartbeat_stale_trial_callback=retry_stale_trial)
+        return optuna.storages.get_storage(rdb)
     except InputError:
         raise
     except Exception as exc:
         first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")  # not SQLAlchemy's links
         hint = ("; install the driver: pip install 'hpo-cli[postgres]'"
-                if isinstance(exc, ImportError) and url.startswith("postgresql") else "")
+                if isinstance(exc, ImportError) and url.startswith("postgres") else "")
         raise InputError(redact(f"cannot open storage {url}: {type(exc).__name__}: {first}{hint}"),
                          Location("--storage")) from None
 

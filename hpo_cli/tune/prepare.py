@@ -6,10 +6,11 @@ Everything that can be wrong with the input (spec, overrides, estimators, data, 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from hpo_cli.checks.validate import check_spec
-from hpo_cli.core.errors import InputError, Problem
+from hpo_cli.core.errors import InputError, Location, Problem
 from hpo_cli.core.options import TuneOptions
 from hpo_cli.core.text import suggest
 from hpo_cli.problem.estimators import resolve_estimator, task_of
@@ -77,3 +78,39 @@ def task_of_models(spec: Spec, selected: list[int]) -> str:
         raise InputError(spec.problem(("models", first, "class"), "the models mix classifiers and regressors on "
                                                                   "one target; set data.task or split the spec"))
     return kinds.pop()
+
+
+def check_output_dir(spec: Spec, options: TuneOptions, run_dir: Path) -> None:
+    """The run folder can be written (not a file, not below one, not read-only, not /proc): else exit 2, now.
+
+    Blamed on ``--output`` when given, else on the spec's ``output`` key, else on the default folder.
+    """
+    from hpo_cli.rundir.access import unwritable_dir
+
+    reason = unwritable_dir(run_dir)
+    if reason is None:
+        return
+    message = f"cannot write the run folder {run_dir}: {reason}"
+    if options.output is not None:
+        raise InputError(message, Location("--output"))
+    if spec.output:
+        raise InputError(spec.problem(("output",), message))
+    raise InputError(f"{message} (set another with --output or the spec's `output`)", spec.locate(()), "output")
+
+
+def check_workers(spec: Spec, options: TuneOptions) -> None:
+    """``--workers``/``--join`` against the storage: what cannot work is refused before anything is written."""
+    from hpo_cli.storage.backend import is_sqlite
+
+    url = options.storage or spec.storage
+    if options.join and not url:
+        raise InputError("--join needs --storage URL: the studies a first `hpo tune SPEC --storage URL` prepared "
+                         "(a database, or a journal file on a shared file system); a run folder's own journal "
+                         "cannot be joined", Location("--join"))
+    if options.join and options.fresh:
+        raise InputError("--join never resets the studies it joins; drop --fresh (start over from the first "
+                         "process instead)", Location("--fresh"))
+    if (options.workers > 1 or options.join) and is_sqlite(url):
+        raise InputError("SQLite cannot serve several worker processes reliably (one writer at a time); use the "
+                         "default journal file in the run folder (one machine) or PostgreSQL (several)",
+                         Location("--storage"))

@@ -51,7 +51,7 @@ CORPUS: dict[str, tuple[int, str, str]] = {
     "inf_bounds.yaml": (5, "models[0].space.C.low", "-.inf is not a finite number"),
     "int_just_beyond_64_bits.yaml": (5, "models[0].init_params.max_iter", "9223372036854775808 does not fit in 64"),
     "int_step_larger_than_range.yaml": (5, "models[0].space.max_iter", "step (500) is larger than the range 100..200"),
-    "json_big_int.json": (6, "models[0].init_params.max_iter", "(5000 characters) does not fit in 64 bits"),
+    "json_big_int.json": (6, "models[0].init_params.max_iter", "(5,000 characters) does not fit in 64 bits"),
     "json_infinity.json": (3, "defaults.budget.target", "Infinity is not a finite number"),
     "json_nan.json": (6, "models[0].space.C.low", "NaN is not a finite number"),
     "merge_key_list_of_scalars.yaml": (4, "models[0].<<", "a merge key `<<` takes a mapping"),

@@ -9,14 +9,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # what str.splitlines() or a terminal would act on
 MAX_MESSAGE = 1000  # characters of one problem's line: a message quotes a short prefix of the input at most
 
 
 def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
     """A message as one printable line: control characters from the input escaped, the length bounded."""
     text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
-    return text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)"
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} characters)"
 
 EXIT_OK = 0
 EXIT_RUN_FAILED = 1

@@ -40,3 +40,9 @@ def encodable(text: str, encoding: str | None) -> str:
             return plain.encode(encoding, errors="replace").decode(encoding)
         except LookupError:
             return plain.encode("ascii", errors="replace").decode("ascii")
+
+
+def preview(text: Any, limit: int = 40) -> str:
+    """At most ``limit`` characters of the user's text for a message: a file may hold megabytes, or secrets."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} characters)"

@@ -206,6 +206,12 @@ def _save(plt: Any, fig: Any, path: Path) -> Path:
     return path
 
 
+def model_plot_files(folder: Path, name: str) -> list[Path]:
+    """The drawn plots that concern model ``name`` (history, its importance and slice), as ``draw_all`` names them."""
+    files = [folder / "history.png", folder / f"importance_{_safe(name)}.png", folder / f"slice_{_safe(name)}.png"]
+    return [f for f in files if f.is_file()]
+
+
 def draw_all(folder: Path, models: dict[str, ModelTrials], metric: str,
              importances: dict[str, dict[str, float] | None]) -> dict[str, Path]:
     """Every plot the report links, keyed ``history``, ``importance:<model>``, ``slice:<model>``."""

@@ -71,8 +71,11 @@ def display_path(path: str | Path, cwd: Path | None = None) -> str:
     p = Path(path).expanduser()
     if not p.is_absolute():
         return p.as_posix()
-    p = p.resolve()
-    here = (cwd or Path.cwd()).resolve()
+    try:
+        p = p.resolve()
+        here = (cwd or Path.cwd()).resolve()
+    except OSError:  # the current folder was deleted under us: say where the file is
+        return p.as_posix()
     for base in (git_top(here), here):
         if base is not None and p.is_relative_to(base):
             return p.relative_to(base).as_posix() or "."

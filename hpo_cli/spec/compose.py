@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from hpo_cli.core.errors import InputError, Location
+from hpo_cli.core.text import preview
 
 PathKey = tuple[str | int, ...]
 
@@ -46,12 +47,6 @@ _INT_BASE = re.compile(r"0o[0-7_]+|0x[0-9a-fA-F_]+")
 _FLOAT = re.compile(r"[-+]?(?:\.[0-9][0-9_]*|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?")
 _NONFINITE = re.compile(r"[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
 _JSON_NONFINITE = {"NaN", "Infinity", "-Infinity", "+Infinity"}
-
-
-def preview(text: str, limit: int = 40) -> str:
-    """At most ``limit`` characters of the user's text, for a message (a file may hold secrets or megabytes)."""
-    text = str(text)
-    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
 
 
 @dataclass

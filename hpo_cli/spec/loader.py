@@ -20,7 +20,8 @@ from typing import Any
 import yaml
 
 from hpo_cli.core.errors import InputError, Location
-from hpo_cli.spec.compose import MAX_DEPTH, PathKey, compose, preview
+from hpo_cli.core.text import preview
+from hpo_cli.spec.compose import MAX_DEPTH, PathKey, compose
 
 MAX_BYTES = 5_000_000  # a spec describes a search; the largest example is a few kilobytes
 

@@ -13,9 +13,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from hpo_cli.core.errors import Problem
-from hpo_cli.core.text import suggest
-from hpo_cli.spec.compose import preview
+from hpo_cli.core.text import preview, suggest
 from hpo_cli.spec.loader import Document, PathKey, dotted, origin_of, written_path
+from hpo_cli.spec.models import MODEL_NAME_PATTERN
 
 
 def _real_path(data: Any, loc: tuple[Any, ...]) -> PathKey:
@@ -78,6 +78,9 @@ def _message(err: dict[str, Any], path: PathKey, fields: dict[str, tuple[str, ..
         return f"must be {word} {bound}, got {preview(repr(err.get('input')), 60)}"
     if kind == "string_pattern_mismatch":
         got = preview(repr(err.get("input")), 60)
+        if err.get("ctx", {}).get("pattern") == MODEL_NAME_PATTERN:
+            return (f"{got} may only hold letters, digits, '_' and '-' (it names files and the study "
+                    f"<spec name>.<model name>, so a '.' would make two models' studies collide)")
         return f"{got} may only hold letters, digits, '_', '.' and '-' (it names files and studies)"
     if kind == "finite_number":
         return f"must be a finite number, got {preview(repr(err.get('input')), 40)}"

@@ -45,6 +45,7 @@ from hpo_cli.core.redact import redact
 from hpo_cli.core.results import FittedBest, ModelResult, RunObserver, RunResult, TrialRecord
 from hpo_cli.spec.models import Spec
 from hpo_cli.tracking import names as ml
+from hpo_cli.tracking.notes import describe_parents, experiment_note
 from hpo_cli.tracking.runtree import ModelRuns, Partial, RunTree
 from hpo_cli.tracking.setup import resolve_tracking_uri, tracking_enabled
 from hpo_cli.tracking.worker import Channel, Lost
@@ -67,6 +68,7 @@ def open_tracker(spec: Spec, options: TuneOptions, run_dir: Path) -> Tracker:
     except Lost as exc:
         tracker.channel.stop()
         raise unusable(uri, source, where, str(exc)) from None
+    tracker._send("experiment_note", experiment_note(spec, run_dir), critical=False)
     return tracker
 
 
@@ -221,8 +223,19 @@ class Tracker(RunObserver):
         except Exception as exc:
             self._warn(f"MLflow: the best model of {fitted.model} cannot be pickled, not logged: {exc}")
             return
+        params = {str(k): ml.param_value(v) for k, v in self._best_params(fitted).items()}
         self._send("best_model", runs.parent_id, fitted.estimator, fitted.X, fitted.y, fitted.task, fitted.on_test,
-                   self.spec.tracking.mlflow.log_models != "none", critical=False)
+                   self.spec.tracking.mlflow.log_models != "none", fitted.trial, params, critical=False)
+
+    @staticmethod
+    def _best_params(fitted: FittedBest) -> dict[str, Any]:
+        """The refitted estimator's own parameters (the final step's, for a Pipeline): the logged model's params."""
+        from hpo_cli.tracking.model import final_estimator
+
+        try:
+            return dict(final_estimator(fitted.estimator).get_params(deep=False))
+        except Exception:  # not a scikit-learn estimator: the model page simply shows none
+            return {}
 
     def log_artifacts(self, model: str, paths: list[Path], artifact_path: str | None = None) -> None:
         """Queue files for the model's parent run (missing ones are skipped)."""
@@ -252,12 +265,21 @@ class Tracker(RunObserver):
                 self._send("log", runs.parent_id, None, tags)
                 self.log_artifacts(runs.name, ml.run_folder_files(self.spec.path, self.run_dir))
                 self.log_artifacts(runs.name, plots, "plots")
+            describe_parents(self, self.options.storage or self.spec.storage)
+            self._register(result.best_model)
         if not self.flush():
             self._lose(TimeoutError(f"writes not done after {CLOSE_TIMEOUT:.0f}s"))
         if self.failed and self.failure:
             result.exit_code = result.exit_code or 1
             if self.failure not in result.warnings:
                 result.warnings.append(self.failure)
+
+    def _register(self, winner: str | None) -> None:
+        """``tracking.mlflow.register``: the winner's logged model becomes a new version (once per model)."""
+        name = self.spec.tracking.mlflow.register_as
+        runs = self.tree.model(winner) if winner else None
+        if name and runs is not None and runs.parent_id and self.spec.tracking.mlflow.log_models != "none":
+            self._send("register", runs.parent_id, name, critical=False)
 
     @property
     def run_ids(self) -> dict[str, str]:

@@ -24,6 +24,7 @@ from hpo_cli.report.markdown import results_markdown
 from hpo_cli.rundir import writers
 from hpo_cli.rundir.lock import RunFolderLock
 from hpo_cli.rundir.provenance import RunInfo
+from hpo_cli.search.confirm import confirm_top
 from hpo_cli.search.evaluate import metric_label
 from hpo_cli.search.loop import earlier_result, refit_best, search_model, study_name
 from hpo_cli.search.observers import Observers
@@ -146,6 +147,7 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
                 searches = one_by_one()
             for prep, (model_result, study) in zip(prepared, searches, strict=False):
                 if model_result.stop_reason != "interrupted" and not options.join:  # the first process ends a model
+                    confirm_top(prep, model_result, study, warnings_out)  # before the refit: it may change the best
                     refit_best(prep, model_result, study, dataset, events, warnings_out)
                 done[model_result.name] = model_result
                 if model_result.n_complete == 0 and model_result.trials and model_result.stop_reason != "interrupted":

@@ -117,10 +117,8 @@ def assert_exactly_once(parents: dict[str, Any], children: dict[str, list[Any]],
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    srv = MlflowServer(tmp_path_factory.mktemp("mlflow-server")).start()
-    yield srv
-    srv.stop()
+def server(mlflow_server: MlflowServer) -> MlflowServer:
+    return mlflow_server  # the session's server (conftest), shared with test_secrets
 
 
 def test_tune_against_a_server_then_resume(server: MlflowServer, tmp_path: Path) -> None:

@@ -98,7 +98,9 @@ def resume_command(spec: str | None, run_dir: str | None, storage: str | None = 
     if run_dir:
         words += ["-o", run_dir]
     if storage:
-        words += ["--storage", storage]
+        from hpo_cli.core.redact import redact
+
+        words += ["--storage", redact(storage)]  # a password shows as ***: the user puts it back (or PGPASSWORD)
     return " ".join(shlex.quote(w) if w != "SPEC" else w for w in [*words, "--resume"])
 
 

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from hpo_cli.core.options import TuneOptions
+from hpo_cli.core.redact import redact
 from hpo_cli.core.results import FittedBest, ModelResult, RunObserver, RunResult, TrialRecord
 from hpo_cli.spec.models import Spec
 from hpo_cli.tracking import names as ml
@@ -107,7 +108,7 @@ class Tracker(RunObserver):
         if critical:
             self._lose(RuntimeError(message))
         else:
-            self._warn(f"MLflow: {message}")
+            self._warn(f"MLflow: {redact(message)}")
 
     def flush(self, timeout: float = CLOSE_TIMEOUT) -> bool:
         """Wait until every queued write is done; False when it did not finish in time."""
@@ -122,8 +123,9 @@ class Tracker(RunObserver):
         if self.failed:
             return
         self.failed = True
-        self.failure = (f"MLflow tracking at {self.tracking_uri} was lost ({first}); the search went on and "
-                        f"every trial is in trials.csv; rerun with --resume once it is back to log what is missing")
+        self.failure = (f"MLflow tracking at {redact(self.tracking_uri)} was lost ({redact(first)}); the search "
+                        f"went on and every trial is in trials.csv; rerun with --resume once it is back to log "
+                        f"what is missing")
         _log.warning("warning: %s", self.failure)  # once; the run's summary repeats it and exits 1
 
     def _warn(self, message: str) -> None:

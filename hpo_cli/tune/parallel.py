@@ -36,6 +36,7 @@ from typing import Any
 from hpo_cli.core.errors import InputError, Location
 from hpo_cli.core.options import TuneOptions
 from hpo_cli.core.results import COMPLETE, FAIL, ModelResult
+from hpo_cli.core.values import to_typed_json
 from hpo_cli.problem.threads import thread_env
 from hpo_cli.search import queue
 from hpo_cli.search.loop import open_study, stored_result, study_name
@@ -92,8 +93,10 @@ class Coordinator:
                 study = open_study(self.storage, name)
                 if self.options.resume:
                     self._clean_leftovers(study)
-                study.set_user_attr(st.STUDY_MODEL, model_info(self.spec, model, prep.evaluator))
+                study.set_user_attr(st.STUDY_MODEL, to_typed_json(model_info(self.spec, model, prep.evaluator)))
                 record_identity(study, self.identities[model.name])
+                if st.STUDY_FORMAT not in study.user_attrs:
+                    study.set_user_attr(st.STUDY_FORMAT, st.FORMAT_VERSION)
             self.events.emit("study_opened", model.name, study)  # the shared MLflow parent, before any trial
             if not self.options.join:
                 queue.enqueue_missing(study, prep)

@@ -88,14 +88,3 @@ def test_unreadable_spec_paths_exit_2(name):
     assert proc.returncode == 2 and proc.stderr.startswith(name) and "Traceback" not in proc.stderr
 
 
-def test_workers_not_available_yet_says_so(tmp_path):
-    """An option that is not built yet must say so (exit 2), not silently run one worker."""
-    import subprocess
-    import sys
-
-    res = subprocess.run([sys.executable, "-m", "hpo_cli", "tune", "specs/breast_cancer.yaml", "--workers", "2",
-                          "--output", str(tmp_path / "run"), "--no-mlflow"], capture_output=True, text=True,
-                         cwd=str(__import__("pathlib").Path(__file__).parents[1]))
-    assert res.returncode == 2
-    assert "--workers" in res.stderr and "Traceback" not in res.stderr
-    assert not (tmp_path / "run").exists()

@@ -92,7 +92,8 @@ def test_dvc_pipeline_references_real_files_and_hpo_commands():
     tune, train = dvc["stages"]["tune"], dvc["stages"]["train"]
     assert "hpo tune specs/breast_cancer.yaml --output runs/dvc --no-mlflow" in tune["cmd"]
     assert "--fresh" in tune["cmd"]  # a re-run of the stage starts over instead of exiting 2
-    assert "hpo best runs/dvc --format yaml --with-init" in train["cmd"]
+    assert "hpo best runs/dvc --format yaml --with-init" in tune["cmd"]  # best.yaml: what train depends on
+    assert "runs/dvc/best.yaml" in train["deps"]
     for stage in (tune, train):
         root = (EXAMPLES / "dvc" / stage["wdir"]).resolve()
         for dep in stage["deps"]:

@@ -50,7 +50,7 @@ CORPUS: dict[str, tuple[int, str, str]] = {
     "missing_class.yaml": (3, "models[0].class", "missing required key 'class'"),
     "missing_data_file.yaml": (2, "data.source", "data file not found: "),
     "missing_target_column.yaml": (3, "data.target", "did you mean 'label'"),
-    "more_folds_than_groups.yaml": (9, "models[0].cv.folds", "20 groups in 'patient' are fewer than the 25 folds"),
+    "more_folds_than_groups.yaml": (10, "models[0].cv.folds", "20 groups in 'patient' are fewer than the 25 folds"),
     "models_not_a_list.yaml": (3, "models", "valid list"),
     "module_not_allowed.yaml": (4, "models[0].class", "under allow_modules"),
     "preprocess_param_unknown.yaml": (6, "models[0].preprocess[0]", "did you mean 'with_mean'"),

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from hpo_cli.checks.fit import check_features, check_fold_rows, check_labels
 from hpo_cli.core.errors import InputError, Problem
 from hpo_cli.core.text import suggest
+from hpo_cli.core.values import plain
 from hpo_cli.spec.load import data_path
 from hpo_cli.spec.models import ModelSpec, Spec
 
@@ -58,7 +60,7 @@ def check_time_order(spec: Spec, only: Sequence[str]) -> list[Problem]:
 
 def check_data(spec: Spec, tasks: list[str], metrics: list[tuple[int, str | None]]) -> list[Problem]:
     """The data file or dataset exists; when it is small, load it once to check columns and the target."""
-    from hpo_cli.problem.data import SKLEARN_DATASETS, load_dataset
+    from hpo_cli.problem.data import SKLEARN_DATASETS, load_dataset, unreadable_file
 
     assert spec.data is not None
     problems: list[Problem] = []
@@ -71,8 +73,9 @@ def check_data(spec: Spec, tasks: list[str], metrics: list[tuple[int, str | None
     else:
         file = data_path(spec)
         assert file is not None
-        if not file.is_file():
-            return [spec.problem(path, f"data file not found: {file.resolve()}")]
+        reason = unreadable_file(file)
+        if reason:
+            return [spec.problem(path, reason)]
         if file.stat().st_size > MAX_INSPECTED_BYTES:
             return []
     if spec.data.test_size is None:
@@ -87,14 +90,20 @@ def check_data(spec: Spec, tasks: list[str], metrics: list[tuple[int, str | None
         return problems + exc.problems
     from hpo_cli.problem.cv import make_folds
 
-    for i, model in enumerate(spec.models):  # folds vs rows and groups, empty folds: what tune would refuse
-        if (i, model.metric) in metrics:
-            try:
-                make_folds(spec, i, dataset)
-            except InputError as exc:
-                problems += exc.problems
     if dataset.task == "classification":
         problems += _check_target_balance(spec, dataset.y, metrics)
+    refused = {p.path for p in problems if p.severity == "error"}
+    for i, model in enumerate(spec.models):  # folds vs rows and groups, empty folds: what tune would refuse
+        if (i, model.metric) in metrics:
+            problems += check_features(spec, i, model, dataset)
+            metric_refused = spec.display_path(("models", i, "metric")) in refused  # binary scorer on multiclass
+            problems += check_labels(spec, i, model, dataset, {model.metric} if metric_refused else set())
+            try:
+                folds = make_folds(spec, i, dataset)
+            except InputError as exc:
+                problems += exc.problems
+                continue
+            problems += check_fold_rows(spec, i, model, dataset, folds)
     return problems
 
 
@@ -115,6 +124,6 @@ def _check_target_balance(spec: Spec, y: Any, metrics: list[tuple[int, str | Non
             what = "accuracy" if metric else "the default score (accuracy)"
             problems.append(spec.problem(where if metric else ("models", i, "name"),
                                          f"{what} on an imbalanced target: predicting always "
-                                         f"{labels[counts.argmax()].item()!r} scores {share:.2f}; use "
+                                         f"{plain(labels[counts.argmax()])!r} scores {share:.2f}; use "
                                          f"balanced_accuracy, f1 or roc_auc", severity="warning"))
     return problems

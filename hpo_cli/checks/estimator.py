@@ -7,6 +7,7 @@ becomes a problem located at the key that holds the name.
 
 from __future__ import annotations
 
+from hpo_cli.checks.constraints import check_constraints
 from hpo_cli.core.errors import Problem
 from hpo_cli.core.text import suggest
 from hpo_cli.search.evaluate import metric_label
@@ -116,4 +117,6 @@ def check_estimator(spec: Spec, i: int, model: ModelSpec) -> tuple[list[Problem]
         problems.append(spec.problem(("models", i, "class"), f"{estimator_path(cls)} is a {task} estimator but "
                                                               f"data.task is {spec.data.task}"))
     problems += check_params(spec, i, model, cls, steps)
+    if not any(p.severity == "error" for p in problems):
+        problems += check_constraints(spec, i, model, cls, steps)
     return problems, task

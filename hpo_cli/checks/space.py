@@ -9,6 +9,7 @@ own budget rule (``search.plan.planned_trials``).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,36 @@ from hpo_cli.search.plan import planned_trials
 from hpo_cli.spec.models import CategoricalParam, FloatParam, ModelSpec, Spec
 
 TPE_TRIALS_PER_DIMENSION = 10
+# YAML 1.1's timestamp: 2024-01-01, 2024-01-01 10:30:00, 2024-01-01T10:30:00Z ...
+_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}(?:[Tt ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d*)?)?\s*"
+                   r"(?:Z|[-+]\d{1,2}(?::?\d{2})?)?)?")
+
+
+def _date_choice(spec: Spec, path: tuple, param: Any) -> Problem | None:
+    """A date among the choices: YAML 1.1 tools read it as a date object, and no estimator takes one."""
+    if not isinstance(param, CategoricalParam):
+        return None
+    for k, value in enumerate(param.values):
+        if isinstance(value, str) and _DATE.fullmatch(value.strip()):
+            return spec.problem(path + ("values", k), f"{value[:40]!r} is a date; no estimator parameter takes a date "
+                                                      f"(choices are numbers, words, true/false or null)")
+    return None
+
+
+def _grid_too_large(spec: Spec, base: tuple, model: ModelSpec) -> Problem | None:
+    """A grid counted, not built: beyond ``MAX_GRID_POINTS`` it is refused, pointing at its widest axis."""
+    from hpo_cli.problem.space import MAX_GRID_POINTS, grid_size, param_size
+
+    size = grid_size(model)
+    if size is None or size <= MAX_GRID_POINTS:
+        return None
+    widest = max(model.space, key=lambda n: param_size(model.space[n]) or 0)
+    conditional = any(p.when for p in model.space.values())  # counted only up to the limit
+    count = f"more than {MAX_GRID_POINTS:,} points" if conditional else \
+        f"{size:,} points, over the limit of {MAX_GRID_POINTS:,}"
+    return spec.problem(base + ("space", widest),
+                        f"the grid has {count} ('{widest}' alone has {param_size(model.space[widest]) or 0:,} "
+                        f"values): list fewer values, give ranges a larger step, or use method: tpe or random")
 
 
 def _span_warning(spec: Spec, path: tuple, model: ModelSpec, param: Any) -> Problem | None:
@@ -118,6 +149,9 @@ def check_space(spec: Spec, i: int, model: ModelSpec) -> list[Problem]:
             problems.append(spec.problem(path, f"method grid needs a finite set of values: give '{name}' a `step` "
                                                f"or list the values (a float range without step is continuous)"))
         problems += _check_when(spec, path, model, name, param)
+        date = _date_choice(spec, path, param)
+        if date:
+            problems.append(date)
         warning = _span_warning(spec, path, model, param)
         if warning:
             problems.append(warning)
@@ -125,6 +159,10 @@ def check_space(spec: Spec, i: int, model: ModelSpec) -> list[Problem]:
         ordered_params(model)
     except ValueError as exc:
         problems.append(spec.problem(base + ("space",), str(exc)))
+    if model.method == "grid" and not any(p.severity == "error" for p in problems):
+        too_large = _grid_too_large(spec, base, model)
+        if too_large:
+            problems.append(too_large)
     if model.method != "grid":  # the sampler's own limits (categoricals for cmaes, `when:` for qmc/gp ...)
         from hpo_cli.search.samplers import unsupported_reason
 

@@ -51,9 +51,29 @@ def _duration_option(value: str | None) -> float | None:
     from hpo_cli.spec.duration import parse_duration
 
     try:
-        return parse_duration(value)
+        seconds = parse_duration(value)
     except ValueError as exc:
         raise InputError(str(exc), Location("--timeout")) from None
+    if seconds is not None and seconds <= 0:  # as the spec refuses `timeout: 0`: a budget of nothing runs nothing
+        raise InputError(f"must be greater than 0, got {value!r}", Location("--timeout"))
+    return seconds
+
+
+def _seed_option(seed: int | None) -> int | None:
+    """A seed numpy and scikit-learn accept (0 .. 2**32 - 1), blamed on the option rather than on a CV splitter."""
+    from hpo_cli.spec.models import MAX_SEED
+
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise InputError(f"must be between 0 and {MAX_SEED} (the seeds numpy accepts), got {seed}", Location("--seed"))
+    return seed
+
+
+def _usage_line(exc: Exception) -> str:
+    """A click usage error as one line: the command, what is wrong, where help is (click prints 3-4 lines)."""
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "hpo"
+    message = " ".join(str(exc.format_message()).split())  # type: ignore[attr-defined]
+    return f"{command}: {message} (see {command} --help)"
 
 
 def _write(path: Path, text: str, option: str) -> None:
@@ -92,6 +112,8 @@ def tune(
                                                 "n_jobs); default: cores // workers, at least 1.")] = None,
     storage: Annotated[str | None, typer.Option(help="Optuna storage URL (default: a journal file in the run "
                                                 "folder).")] = None,
+    join: Annotated[bool, typer.Option("--join", help="Join the studies a first `hpo tune SPEC --storage URL` "
+                                       "prepared (another machine or terminal); never resets them.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in the run folder / storage.")] = False,
     fresh: Annotated[bool, typer.Option("--fresh", help="Start over: delete this run's earlier trials of the "
                                         "selected models (without it or --resume, a folder holding trials is "
@@ -110,9 +132,6 @@ def tune(
                          Location("--fresh"))
     if workers <= 0:
         raise InputError(f"must be at least 1, got {workers}", Location("--workers"))
-    if workers > 1:  # say so rather than pretend: trials run in this one process for now
-        raise InputError("more than one worker is not available yet; run with --workers 1 (the default)",
-                         Location("--workers"))
     if threads is not None and threads <= 0:
         raise InputError(f"must be at least 1, got {threads}", Location("--threads"))
     from hpo_cli.problem.threads import apply_to_process, threads_per_worker
@@ -121,8 +140,8 @@ def tune(
     apply_to_process(threads_per_worker(workers, threads), override=threads is not None)
     options = TuneOptions(
         spec=spec, output=output, models=list(model or []), method=method, trials=trials,
-        timeout=_duration_option(timeout), seed=seed, workers=workers, threads=threads, storage=storage,
-        resume=resume, fresh=fresh,
+        timeout=_duration_option(timeout), seed=_seed_option(seed), workers=workers, threads=threads,
+        storage=storage, join=join, resume=resume, fresh=fresh,
         mlflow=not no_mlflow, tracking_uri=tracking_uri, data=data, quiet=quiet,
     )
     from hpo_cli.cli.progress import progress_observer
@@ -217,6 +236,41 @@ def validate(
 
 
 @app.command()
+def init(
+    data: Annotated[str | None, typer.Argument(metavar="[DATA]", help="A .csv/.parquet file or sklearn:<name> "
+                                               "(default: sklearn:breast_cancer).")] = None,
+    target: Annotated[str | None, typer.Option(help="The column to predict.")] = None,
+    task: Annotated[str | None, typer.Option(help="classification or regression (default: inferred).")] = None,
+    groups: Annotated[str | None, typer.Option(help="Group column: group CV, whole groups held out.")] = None,
+    time: Annotated[str | None, typer.Option(help="Time column: time-series CV, the last rows held out.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="The spec file to write (default: "
+                                                "<data name>.yaml here; - prints it).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing spec file.")] = False,
+) -> None:
+    """Write a commented starter spec for a data file: task, models, CV and test set fitted to the data."""
+    from hpo_cli.checks.init import default_output, starter_spec
+    from hpo_cli.core.options import InitOptions
+
+    to_stdout = output is not None and str(output) == "-"
+    path = None if to_stdout else (output or default_output(InitOptions(data=data)))
+    if path is not None and path.exists() and not force:
+        raise InputError(f"{path} exists; choose another file with -o or pass --force", Location("--output"))
+    result = starter_spec(InitOptions(data=data, target=target, task=task, groups=groups, time=time, output=path))
+    if path is None:
+        sys.stdout.write(result.text)
+        return
+    _write(path, result.text, "--output")
+    if result.schema is not None:
+        from hpo_cli.spec.schema import spec_json_schema
+
+        _write(result.schema, json.dumps(spec_json_schema(), indent=2) + "\n", "--output")
+    dropped = f"; left out (not numeric): {', '.join(result.dropped)}" if result.dropped else ""
+    out.print(f"wrote {path}: {result.task}, {result.n_rows} rows, {len(result.features)} features{dropped}; "
+              f"{result.cv} CV, {result.folds} folds", markup=False)
+    out.print(f"next: hpo validate --strict {path} && hpo tune {path}", markup=False)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of the spec language (for editors)."""
     from hpo_cli.spec.schema import spec_json_schema
@@ -248,8 +302,8 @@ def main() -> None:
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
         # Usage errors of the (vendored) click parser: an unknown option, a bad number. They are bad input.
-        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
-            exc.show()
+        if callable(getattr(exc, "format_message", None)) and isinstance(getattr(exc, "exit_code", None), int):
+            err.print(_usage_line(exc), markup=False)
             sys.exit(EXIT_BAD_INPUT)
         raise
 

@@ -44,3 +44,15 @@ class BestOptions:
     format: str = "yaml"  # yaml | json | env | hydra | args
     with_init: bool = False
     prefix: str = "model"
+
+
+@dataclass
+class InitOptions:
+    """``hpo init``: the data file (or ``sklearn:<name>``) a starter spec is written for."""
+
+    data: str | None = None  # None: sklearn:breast_cancer, to show the shape of a spec
+    target: str | None = None
+    task: str | None = None  # classification | regression (default: inferred from the target)
+    groups: str | None = None
+    time: str | None = None
+    output: Path | None = None  # where the spec will live (data paths are written relative to it)

@@ -7,6 +7,7 @@ hence the same fold scores as ``hpo``. Folds are computed once per model, not on
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -82,7 +83,10 @@ def make_folds(spec: Spec, model_index: int, dataset: Dataset) -> Folds:
                                                              f"than the {cv.folds} folds"))
     try:
         splitter = make_splitter(cv, dataset.task, model.seed, has_groups=has_groups)
-        folds = [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(dataset.X, dataset.y, dataset.groups)]
+        with warnings.catch_warnings():  # a class rarer than the folds: hpo validate says so, once
+            warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+            folds = [(np.asarray(tr), np.asarray(te))
+                     for tr, te in splitter.split(dataset.X, dataset.y, dataset.groups)]
     except ValueError as exc:
         raise InputError(spec.problem((*where, "kind"), f"{dataset.source}: {exc}")) from None
     if any(len(te) == 0 or len(tr) == 0 for tr, te in folds):

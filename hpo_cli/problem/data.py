@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +24,7 @@ import pandas as pd
 
 from hpo_cli.core.errors import InputError
 from hpo_cli.core.text import suggest
+from hpo_cli.core.values import plain
 from hpo_cli.spec.load import data_path
 from hpo_cli.spec.models import DEFAULT_SEED, Spec
 
@@ -57,8 +60,61 @@ class Dataset:
         return pd.DataFrame(X, columns=self.feature_names)
 
 
+def unreadable_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a data file (missing, a symlink loop, a folder, a FIFO, a device), else None.
+
+    Named without ``Path.resolve``, which raises on a symlink loop; a FIFO or a device is refused rather
+    than read, since reading it would block or never end.
+    """
+    import errno
+    import os
+    import stat
+
+    shown = os.path.abspath(path)
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"data path is a loop of symbolic links: {shown}"
+        return f"data file not found: {shown}" if exc.errno in (errno.ENOENT, errno.ENOTDIR) else \
+            f"cannot read the data file {shown}: {exc.strerror}"
+    if stat.S_ISDIR(mode):
+        return f"data path is a folder, not a file: {shown}"
+    if not stat.S_ISREG(mode):
+        return f"data path is not a regular file (a pipe, socket or device): {shown}"
+    return None
+
+
 def _located(spec: Spec, key: str, message: str) -> InputError:
     return InputError(spec.problem(("data", key), message))
+
+
+def read_table(path: Path, head: bytes | None = None) -> pd.DataFrame:
+    """A CSV/TSV (optionally gzipped) or Parquet file as a frame; ``ValueError`` says what is wrong with it.
+
+    The one reader of data files: ``hpo tune``/``validate`` (through the spec) and ``hpo init`` use it.
+    ``head``: the file's first bytes when the caller has read them already (binary content is refused).
+    """
+    suffix = path.suffix.lower()
+    text = suffix in (".csv", ".txt", ".tsv") or path.name.endswith((".csv.gz", ".tsv.gz"))
+    if not text and suffix not in (".parquet", ".pq"):
+        raise ValueError(f"unsupported data format '{suffix}' (use .csv or .parquet)")
+    if text and not path.name.endswith(".gz"):
+        if head is None:
+            with path.open("rb") as fh:
+                head = fh.read(8192)
+        if b"\x00" in head:
+            raise ValueError("binary content (NUL bytes), not a CSV text file")
+    try:
+        frame = pd.read_csv(path, sep="\t" if ".tsv" in path.name else ",") if text else pd.read_parquet(path)
+    except pd.errors.EmptyDataError:
+        raise ValueError("the file is empty") from None
+    except Exception as exc:  # a parser error is the user's file, not a bug
+        first = str(exc).split("\n")[0][:120]
+        raise ValueError(f"cannot read the file: {type(exc).__name__}: {first}") from None
+    if frame.empty or len(frame.columns) == 0:
+        raise ValueError("the file has no data rows")
+    return frame
 
 
 def _read_frame(spec: Spec) -> tuple[pd.DataFrame, str, str, str]:
@@ -80,35 +136,38 @@ def _read_frame(spec: Spec) -> tuple[pd.DataFrame, str, str, str]:
     path = data_path(spec)
     assert path is not None
     shown = source
-    if not path.is_file():
-        raise _located(spec, "source", f"data file not found: {path}")
+    reason = unreadable_file(path)
+    if reason:
+        raise _located(spec, "source", reason)
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
-    suffix = path.suffix.lower()
     try:
-        if suffix in (".csv", ".txt", ".tsv") or path.name.endswith((".csv.gz", ".tsv.gz")):
-            sep = "\t" if ".tsv" in path.name else ","
-            frame = pd.read_csv(path, sep=sep)
-        elif suffix in (".parquet", ".pq"):
-            frame = pd.read_parquet(path)
-        else:
-            raise _located(spec, "source", f"{shown}: unsupported data format '{suffix}' (use .csv or .parquet)")
-    except InputError:
-        raise
-    except pd.errors.EmptyDataError:
-        raise _located(spec, "source", f"{shown}: the file is empty") from None
-    except Exception as exc:  # a parser error is the user's file, not a bug
-        raise _located(spec, "source", f"{shown}: cannot read the file: {type(exc).__name__}: {exc}") from None
-    if frame.empty or len(frame.columns) == 0:
-        raise _located(spec, "source", f"{shown}: the file has no data rows")
+        frame = read_table(path, raw[:8192])
+    except ValueError as exc:
+        raise _located(spec, "source", f"{shown}: {exc}") from None
     return frame, "", digest, shown
+
+
+def short(text: str, limit: int = 24) -> str:
+    """At most a short prefix of a file's content in a message (a header line may hold anything, even a token)."""
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def listed_columns(frame: pd.DataFrame, most: int = 12) -> str:
+    """The columns of a frame for a message: a few short names, never a whole first line of the file."""
+    columns = [short(str(c)) for c in frame.columns]
+    return ", ".join(columns[:most]) + (f" and {len(columns) - most} more" if len(columns) > most else "")
 
 
 def _column(spec: Spec, frame: pd.DataFrame, key: str, name: str, shown: str) -> None:
     if name not in frame.columns:
         columns = [str(c) for c in frame.columns]
-        listed = ", ".join(columns[:30]) + (" ..." if len(columns) > 30 else "")
-        raise _located(spec, key, f"{shown} has no column '{name}'{suggest(name, columns)} (columns: {listed})")
+        if len(columns) == 1 and len(columns[0]) > 24:  # one long "column": the file is not comma-separated data
+            raise _located(spec, key, f"{shown}: no column '{name}': the first line ({short(columns[0])!r}) does not "
+                                      f"read as comma-separated column names; is it a CSV file?")
+        raise _located(spec, key, f"{shown} has no column '{name}'{suggest(name, columns)} (columns: "
+                                  f"{listed_columns(frame)})")
 
 
 def _check_target(spec: Spec, y: pd.Series, task: str, shown: str, target: str) -> None:
@@ -121,6 +180,10 @@ def _check_target(spec: Spec, y: pd.Series, task: str, shown: str, target: str) 
         example = next((v for v in y if not isinstance(v, int | float)), y.iloc[0])
         raise _located(spec, "target", f"{shown}: target column '{target}' is not numeric (e.g. {example!r}) but the "
                                        f"task is regression; use a classifier or set data.task: classification")
+    if task == "regression" and y.nunique() < 2:
+        raise _located(spec, "target", f"{shown}: target column '{target}' is constant ({plain(y.iloc[0])!r} in "
+                                       f"every row): every model would predict it perfectly (r2 = 1.0) and the "
+                                       f"search would compare nothing; check the column")
     if task == "classification" and y.nunique() < 2:
         raise _located(spec, "target", f"{shown}: target column '{target}' has one class only ({y.iloc[0]!r}); a "
                                        f"classifier needs at least two")
@@ -216,8 +279,8 @@ def _load(spec: Spec, task: str, seed: int, time_series: bool) -> Dataset:
     frame, default_target, sha, shown = _read_frame(spec)
     target = ds.target or default_target
     if not target:
-        columns = ", ".join(map(str, frame.columns[:30]))
-        raise _located(spec, "source", f"{shown}: name the column to predict with data.target (columns: {columns})")
+        raise _located(spec, "source", f"{shown}: name the column to predict with data.target (columns: "
+                                       f"{listed_columns(frame)})")
     _column(spec, frame, "target", target, shown)
     for key in ("groups", "time"):
         name = getattr(ds, key)
@@ -232,8 +295,10 @@ def _load(spec: Spec, task: str, seed: int, time_series: bool) -> Dataset:
         time = frame[ds.time]
         if not pd.api.types.is_numeric_dtype(time) and not pd.api.types.is_datetime64_any_dtype(time):
             try:
-                time = pd.to_datetime(time)
-            except (ValueError, TypeError) as exc:
+                with warnings.catch_warnings():  # "could not infer format": the error below says it better
+                    warnings.simplefilter("ignore")
+                    time = pd.to_datetime(time)
+            except (ValueError, TypeError, OverflowError) as exc:
                 raise _located(spec, "time", f"{shown}: time column '{ds.time}' is neither numeric nor dates: "
                                              f"{exc}") from None
         frame = frame.iloc[np.argsort(time.to_numpy(), kind="stable")].reset_index(drop=True)

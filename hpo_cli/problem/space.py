@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 
 Param = FloatParam | IntParam | CategoricalParam
 _STORABLE = (type(None), bool, int, float, str)
+MAX_GRID_POINTS = 100_000  # grid points held in memory and enqueued; counted before anything is built
+
+
+class GridTooLarge(ValueError):
+    """The grid would exceed ``MAX_GRID_POINTS``: refused before its points are built."""
 
 
 # --- order and conditions -----------------------------------------------------------------------------
@@ -37,21 +42,21 @@ def ordered_params(model: ModelSpec) -> list[tuple[str, Param]]:
     """
     space = model.space
     done: dict[str, Param] = {}
-    visiting: set[str] = set()
-
-    def visit(name: str) -> None:
-        if name in done or name not in space:
-            return
-        if name in visiting:
-            raise ValueError(f"parameters {sorted(visiting)} depend on each other through `when:`")
-        visiting.add(name)
-        for parent in (space[name].when or {}):
-            visit(parent)
-        visiting.discard(name)
-        done[name] = space[name]
-
-    for name in space:
-        visit(name)
+    for start in space:  # depth-first with an explicit stack: a `when:` chain may be thousands long
+        stack: list[tuple[str, list[str]]] = [] if start in done else [(start, list(space[start].when or {}))]
+        visiting = {start}
+        while stack:
+            name, parents = stack[-1]
+            parent = parents.pop(0) if parents else None
+            if parent is None:
+                stack.pop()
+                visiting.discard(name)
+                done[name] = space[name]
+            elif parent in visiting:
+                raise ValueError(f"parameters {sorted(visiting)} depend on each other through `when:`")
+            elif parent in space and parent not in done:
+                visiting.add(parent)
+                stack.append((parent, list(space[parent].when or {})))
     return list(done.items())
 
 
@@ -108,7 +113,7 @@ def param_values(param: Param) -> list[Any] | None:
     return [_clean(param.low + i * param.step) for i in range(n)]
 
 
-def _param_size(param: Param) -> int | None:
+def param_size(param: Param) -> int | None:
     """``len(param_values(param))`` without building the list (an int range may span millions)."""
     if isinstance(param, CategoricalParam):
         return len(param.values)
@@ -116,19 +121,28 @@ def _param_size(param: Param) -> int | None:
         return (param.high - param.low) // (param.step or 1) + 1
     if param.step is None:
         return None
-    return int(math.floor((param.high - param.low) / param.step + 1e-9)) + 1
+    ratio = (param.high - param.low) / param.step  # a tiny step may overflow to inf
+    return int(math.floor(min(ratio, 1e18) + 1e-9)) + 1
 
 
 # --- grid ---------------------------------------------------------------------------------------------
 
 def grid_size(model: ModelSpec) -> int | None:
-    """Number of distinct grid points, or None when a float range has no ``step`` (no finite grid)."""
-    sizes = [_param_size(p) for p in model.space.values()]
+    """Number of distinct grid points, or None when a float range has no ``step`` (no finite grid).
+
+    Counted without building the grid; a conditional space is enumerated only up to
+    ``MAX_GRID_POINTS`` and beyond that its product of sizes (an upper bound) is returned.
+    """
+    sizes = [param_size(p) for p in model.space.values()]
     if any(s is None for s in sizes):
         return None
+    total = math.prod(s for s in sizes if s is not None)
     if not is_conditional(model):
-        return math.prod(s for s in sizes if s is not None)
-    return len(grid_points(model))
+        return total
+    try:
+        return len(grid_points(model))
+    except GridTooLarge:
+        return total
 
 
 def grid_points(model: ModelSpec) -> list[dict[str, Any]]:
@@ -141,6 +155,9 @@ def grid_points(model: ModelSpec) -> list[dict[str, Any]]:
     params = ordered_params(model)
     values: dict[str, list[Any]] = {}
     for name, param in params:
+        size = param_size(param)
+        if size is not None and size > MAX_GRID_POINTS:
+            raise GridTooLarge(f"`{name}` alone has {size:,} grid values (the limit is {MAX_GRID_POINTS:,} points)")
         vals = param_values(param)
         if vals is None:
             raise ValueError(f"`{name}` is a continuous range: give it a `step` to search it by grid")
@@ -149,6 +166,9 @@ def grid_points(model: ModelSpec) -> list[dict[str, Any]]:
         return [{}]
     if not is_conditional(model):
         names = [name for name, _ in params]
+        total = math.prod(len(values[n]) for n in names)
+        if total > MAX_GRID_POINTS:
+            raise GridTooLarge(f"the grid has {total:,} points (the limit is {MAX_GRID_POINTS:,})")
         return [dict(zip(names, combo, strict=True)) for combo in product(*(values[n] for n in names))]
     points: list[dict[str, Any]] = [{}]
     for name, _ in params:
@@ -158,6 +178,8 @@ def grid_points(model: ModelSpec) -> list[dict[str, Any]]:
                 grown.extend({**point, name: v} for v in values[name])
             else:
                 grown.append(point)
+            if len(grown) > MAX_GRID_POINTS:
+                raise GridTooLarge(f"the grid has more than {MAX_GRID_POINTS:,} points")
         points = grown
     seen: set[str] = set()
     unique = []

@@ -9,20 +9,18 @@ user's stop (Ctrl-C, SIGTERM), checked between trials and, through ``should_stop
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
-from hpo_cli.core.errors import InputError
-from hpo_cli.core.results import COMPLETE, FAIL, PRUNED, FittedBest, ModelResult
+from hpo_cli.core.results import COMPLETE, FAIL, FittedBest, ModelResult
 from hpo_cli.problem import space
 from hpo_cli.problem.data import Dataset
 from hpo_cli.problem.estimators import effective_init_params, estimator_dotted
 from hpo_cli.search import samplers
-from hpo_cli.search.evaluate import INTERRUPTED
 from hpo_cli.search.observers import Observers
 from hpo_cli.search.plan import Prepared, model_info
-from hpo_cli.search.records import best_of, outcome_attrs, record_of
-from hpo_cli.search.stopping import StopSignal, abandon_trial
+from hpo_cli.search.records import best_of
+from hpo_cli.search.stopping import StopSignal
+from hpo_cli.search.trial import run_trial
 from hpo_cli.spec.models import ModelSpec, Spec
 from hpo_cli.storage import attrs as st
 from hpo_cli.storage.backend import study_names
@@ -34,21 +32,12 @@ def study_name(spec: Spec, model: ModelSpec) -> str:
     return f"{spec.name}.{model.name}"
 
 
-def _open_study(storage: Any, name: str) -> Any:
+def open_study(storage: Any, name: str) -> Any:
+    """The model's study, created when absent (always maximized: scikit-learn scorers are greater-is-better)."""
     import optuna
 
     return optuna.create_study(storage=storage, study_name=name, direction="maximize", load_if_exists=True,
                                sampler=optuna.samplers.RandomSampler(seed=0))
-
-
-def _suggest(study: Any, trial: Any, spec: Spec, index: int, model: ModelSpec) -> dict[str, Any]:
-    """``space.suggest``; Optuna refuses a parameter whose distribution differs from the stored trials'."""
-    try:
-        return space.suggest(trial, model)
-    except ValueError as exc:  # only possible on --resume after the space was edited
-        abandon_trial(study, trial)
-        raise InputError(spec.problem(("models", index, "space"), f"the search space changed since the stored "
-                                      f"trials ({exc}); run without --resume to start this model over")) from None
 
 
 def _result(spec: Spec, model: ModelSpec, name: str, trials: list[Any]) -> ModelResult:
@@ -73,11 +62,10 @@ def _stop_reason(result: ModelResult, prep: Prepared, started: float, n_failed: 
 def search_model(spec: Spec, prep: Prepared, storage: Any, *, resume: bool, events: Observers,
                  stop: StopSignal, identity: dict[str, Any] | None = None) -> tuple[ModelResult, Any]:
     """Run (or continue) one model's study until its budget, timeout, target or max_failed; return the study."""
-    from optuna.trial import TrialState
 
     model, evaluator = prep.model, prep.evaluator
     name = study_name(spec, model)
-    study = _open_study(storage, name)
+    study = open_study(storage, name)
     if resume:
         st.fail_stale_trials(study)
     existing = [st.record_from_trial(model.name, t) for t in st.finished_trials(study)]
@@ -85,7 +73,6 @@ def search_model(spec: Spec, prep: Prepared, storage: Any, *, resume: bool, even
                                     prep.budget)
     study.sampler = sampler
     study.pruner = samplers.make_pruner(model.pruner, len(evaluator.folds))
-    report_value = samplers.reported_value(model.pruner)
     study.set_user_attr(st.STUDY_MODEL, model_info(spec, model, evaluator))
     if identity is not None:
         record_identity(study, identity)
@@ -102,7 +89,6 @@ def search_model(spec: Spec, prep: Prepared, storage: Any, *, resume: bool, even
         seen = {space.point_key(r.params) for r in existing}
     n_failed = sum(r.state == FAIL for r in existing)
     started = time.perf_counter()
-    pruning = model.pruner.type != "none"
     while not (stop_reason := _stop_reason(result, prep, started, n_failed, stop)):
         if prep.grid is not None:
             point = next((p for p in order if space.point_key(p) not in seen), None)
@@ -112,33 +98,10 @@ def search_model(spec: Spec, prep: Prepared, storage: Any, *, resume: bool, even
             seen.add(space.point_key(point))
             sampler.point = space.encode_params(model, point)
         trial = study.ask()
-        stop.trial_started(study, trial, model.name)  # the watchdog marks it if its fit never returns
-        t_start, when = time.perf_counter(), datetime.now(UTC)
-        try:
-            params = _suggest(study, trial, spec, prep.index, model)
-
-            def report(step: int, scores: list[float], trial: Any = trial) -> bool:
-                trial.report(report_value(scores), step)
-                return step < len(evaluator.folds) - 1 and samplers.should_prune(trial)
-
-            outcome = evaluator.evaluate(params, report if pruning else None, stop.is_set)
-        except KeyboardInterrupt:
-            outcome = None
-        finally:
-            stop.trial_ended()
-        if outcome is None or outcome.state == INTERRUPTED:
-            abandon_trial(study, trial)
+        record = run_trial(study, trial, spec, prep, stop)
+        if record is None:
             stop_reason = "interrupted"
             break
-        attrs = outcome_attrs(params, outcome, time.perf_counter() - t_start)
-        trial.set_user_attr(st.ATTR, attrs)
-        if outcome.error:
-            trial.set_user_attr(st.ATTR_ERROR, outcome.error)
-        if outcome.state == COMPLETE:
-            study.tell(trial, outcome.mean)
-        else:
-            study.tell(trial, state=TrialState.PRUNED if outcome.state == PRUNED else TrialState.FAIL)
-        record = record_of(model.name, trial.number, outcome, attrs, when)
         result.trials.append(record)
         n_failed += record.state == FAIL
         if record.state == COMPLETE and (result.best is None or
@@ -183,7 +146,14 @@ def earlier_result(spec: Spec, model: ModelSpec, storage: Any) -> ModelResult | 
     name = study_name(spec, model)
     if name not in study_names(storage):
         return None
-    study = optuna.load_study(study_name=name, storage=storage)
+    result = stored_result(spec, model, optuna.load_study(study_name=name, storage=storage))
+    result.stop_reason = "earlier run"
+    return result
+
+
+def stored_result(spec: Spec, model: ModelSpec, study: Any) -> ModelResult:
+    """A model's result read back from its study: every counted trial, the best, the test score if refitted."""
+    name = study_name(spec, model)
     result = _result(spec, model, name, [st.record_from_trial(model.name, t) for t in st.finished_trials(study)])
     test = study.user_attrs.get(st.STUDY_TEST) or {}
     result.best, result.test_score, result.test_metrics = best_of(result.trials), test.get("score"), \

@@ -31,6 +31,16 @@ def resume_seed(seed: int, n_finished: int) -> int:
     return seed if n_finished == 0 else (seed * 1_000_003 + n_finished) % (2**32)
 
 
+def worker_seed(seed: int, n_finished: int, worker: int) -> int:
+    """Worker ``worker``'s sampler seed: distinct per worker, so parallel workers never draw the same points.
+
+    Worker 0 keeps ``resume_seed``; the same spec, seed and number of workers give the same seeds (what
+    each worker then draws still depends on what the others finished first: see README, workers).
+    """
+    base = resume_seed(seed, n_finished)
+    return base if worker == 0 else (base * 1_000_033 + 7_919 * worker) % (2**32)
+
+
 def startup_trials(model: ModelSpec, budget: int) -> int:
     """TPE's random warm-up: the spec's ``startup_trials``, else max(10, 2 x dimensions), at most half the budget.
 
@@ -91,8 +101,13 @@ def _point_sampler_class() -> type:
     return PointSampler
 
 
-def make_sampler(model: ModelSpec, method: str, seed: int, budget: int) -> optuna.samplers.BaseSampler:
-    """The seeded Optuna sampler for ``method`` (``seed`` already adjusted by ``resume_seed``)."""
+def make_sampler(model: ModelSpec, method: str, seed: int, budget: int,
+                 concurrent: bool = False) -> optuna.samplers.BaseSampler:
+    """The seeded Optuna sampler for ``method`` (``seed`` already adjusted by ``resume_seed``).
+
+    ``concurrent``: other workers run trials of the same study meanwhile; TPE then treats their running
+    trials as bad (``constant_liar``) so that the workers do not all sample the same promising point.
+    """
     import optuna
 
     if method == "grid":
@@ -104,7 +119,7 @@ def make_sampler(model: ModelSpec, method: str, seed: int, budget: int) -> optun
         if method == "tpe":
             return optuna.samplers.TPESampler(
                 seed=seed, multivariate=True, group=space.is_conditional(model),
-                n_startup_trials=startup_trials(model, budget), constant_liar=False,
+                n_startup_trials=startup_trials(model, budget), constant_liar=concurrent,
                 warn_independent_sampling=False,
             )
         if method == "qmc":

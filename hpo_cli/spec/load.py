@@ -10,6 +10,7 @@ so a spec without a ``data:`` section is still complete when the data comes from
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -34,7 +35,7 @@ def build_spec(doc: Document, file_stem: str = "spec", data_override: str | None
     if data_override is not None:
         source = data_override
         if not source.startswith("sklearn:"):
-            source = str(Path(source).resolve())
+            source = os.path.abspath(source)  # not resolve(): it raises on a symlink loop (refused when read)
         if spec.data is None:
             spec.data = DataSpec(source=source)
         else:

@@ -151,8 +151,13 @@ def parse_text(text: str, file: str) -> Document:
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
         what = exc.problem or exc.context or "syntax error"
         raise InputError(f"invalid YAML: {preview(what, 120)}", Location(file, line, col)) from None
+    except yaml.reader.ReaderError as exc:  # a control character: located from its offset
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise InputError(f"invalid YAML: the control character #x{exc.character:04x} is not allowed",
+                         Location(file, line, col)) from None
     except yaml.YAMLError as exc:
-        raise InputError(f"invalid YAML: {preview(str(exc), 120)}", Location(file)) from None
+        raise InputError(f"invalid YAML: {preview(str(exc).splitlines()[0], 120)}", Location(file)) from None
     return Document(file=file, data=composed.data, values=composed.values, keys=composed.keys,
                     links=composed.links)
 

@@ -71,13 +71,23 @@ def _message(err: dict[str, Any], path: PathKey, fields: dict[str, tuple[str, ..
         return f"unknown type {got}; expected float, int or categorical (or a list)"
     if kind == "union_tag_not_found":
         return "a distribution needs `type: float|int|categorical`, or write the choices as a list"
-    if kind in ("greater_than", "greater_than_equal", "less_than"):
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         bound = next(iter(err.get("ctx", {}).values()), "")
-        word = {"greater_than": "greater than", "greater_than_equal": "at least", "less_than": "below"}[kind]
+        word = {"greater_than": "greater than", "greater_than_equal": "at least", "less_than": "below",
+                "less_than_equal": "at most"}[kind]
         return f"must be {word} {bound}, got {preview(repr(err.get('input')), 60)}"
     if kind == "string_pattern_mismatch":
         got = preview(repr(err.get("input")), 60)
         return f"{got} may only hold letters, digits, '_', '.' and '-' (it names files and studies)"
+    if kind == "finite_number":
+        return f"must be a finite number, got {preview(repr(err.get('input')), 40)}"
+    if kind == "too_long":
+        ctx = err.get("ctx", {})
+        most, got = f"{ctx.get('max_length', 0):,}", f"{ctx.get('actual_length', 0):,}"
+        if path and path[-1] == "values":
+            return (f"a categorical parameter takes at most {most} choices, got {got}; a wide numeric range is "
+                    f"{{type: int, low: ..., high: ...}}")
+        return f"at most {most} items, got {got}"
     if kind == "value_error":
         return msg.removeprefix("Value error, ")
     if kind == "model_attributes_type" and _container(path) == "param":

@@ -24,12 +24,15 @@ METHODS: tuple[str, ...] = get_args(Method)
 INTERNAL_FIELDS = frozenset({"path", "sha256", "doc", "data_from_cli"})  # set by load_spec, not spec language
 DEFAULT_SEED = 42
 DEFAULT_TRIALS = 50
+MAX_CHOICES = 10_000  # choices of one categorical parameter (a search, not a data file)
+MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's random_state take 0 .. 2**32 - 1
 
 
 class StrictModel(BaseModel):
     """Unknown keys are errors: a misspelled key silently ignored is a search silently wrong."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # allow_inf_nan=False: "nan" or "inf" written as text is no more a number than .nan (refused by the loader).
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 class _ParamBase(StrictModel):
@@ -63,7 +66,7 @@ class IntParam(_RangeParam):
 
 class CategoricalParam(_ParamBase):
     type: Literal["categorical"]
-    values: list[Any] = Field(min_length=1)
+    values: list[Any] = Field(min_length=1, max_length=MAX_CHOICES)
 
 
 def _check_range(low: float, high: float, log: bool, step: float | None) -> None:
@@ -73,6 +76,9 @@ def _check_range(low: float, high: float, log: bool, step: float | None) -> None
         raise ValueError(f"a log range needs low > 0, got low={low}")
     if log and step is not None:
         raise ValueError("log and step cannot be combined (Optuna samples one or the other)")
+    if step is not None and step > high - low:
+        raise ValueError(f"step ({step}) is larger than the range {low}..{high}: only low ({low}) would ever be "
+                         f"tried; use a smaller step, or fix the value in init_params")
 
 
 Param = Annotated[FloatParam | IntParam | CategoricalParam, Field(discriminator="type")]
@@ -113,7 +119,7 @@ class ModelSpec(StrictModel):
     metrics: list[str] = Field(default_factory=list)
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     pruner: PrunerSpec = Field(default_factory=lambda: NonePruner(type="none"))  # spec.pruning
-    seed: int = DEFAULT_SEED
+    seed: int = Field(DEFAULT_SEED, ge=0, le=MAX_SEED)  # numpy's seed range
     startup_trials: int | None = Field(None, gt=0)
 
     @field_validator("cv", mode="before")

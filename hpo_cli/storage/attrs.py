@@ -8,7 +8,11 @@ Trial user attributes (written once per trial, one journal line each):
   received (Optuna's own ``trial.params`` hold the JSON text of list/mapping choices).
 - ``error``: ``"ValueError: ..."`` on a FAIL trial.
 - ``interrupted``: ``true`` on a trial abandoned by Ctrl-C or found RUNNING after a killed run; such
-  trials are not part of the search (not counted in the budget, not in ``trials.csv``).
+  trials are not part of the search (not counted in the budget, not in ``trials.csv``). A FAIL trial
+  without ``hpo`` is one too: its worker died before it finished (failed by heartbeat or by the
+  coordinator, which cannot write attributes into a finished trial), and its retry is queued.
+- ``hpo_worker``: ``host:pid:n``, the worker process that took a queued trial (``--workers``/``--join``),
+  so a coordinator logs its own trials to MLflow and fails a dead worker's.
 
 Study user attributes: ``hpo_model`` (name, estimator, init_params, metric, metrics, method, cv, n_splits,
 seed, space), ``hpo_identity`` (what ``--resume`` and ``--join`` compare: ``storage.identity``), once
@@ -36,6 +40,9 @@ STUDY_MODEL = "hpo_model"
 STUDY_TEST = "hpo_test"
 STUDY_MLFLOW_PARENT = "mlflow_parent_run_id"
 STUDY_IDENTITY = "hpo_identity"
+STUDY_QUEUE = "hpo_queue"
+STUDY_STOP = "hpo_stop"
+ATTR_WORKER = "hpo_worker"
 
 
 def average(values: list[float] | None) -> float | None:
@@ -43,7 +50,10 @@ def average(values: list[float] | None) -> float | None:
 
 
 def is_interrupted(trial: optuna.trial.FrozenTrial) -> bool:
-    return bool(trial.user_attrs.get(ATTR_INTERRUPTED))
+    """Abandoned (Ctrl-C, a killed run) or failed because its worker died: not part of the search."""
+    if trial.user_attrs.get(ATTR_INTERRUPTED):
+        return True
+    return trial.state.name == FAIL and ATTR not in trial.user_attrs and ATTR_ERROR not in trial.user_attrs
 
 
 def record_from_trial(model: str, trial: optuna.trial.FrozenTrial) -> TrialRecord:
@@ -86,11 +96,15 @@ def finished_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 
 def fail_stale_trials(study: optuna.Study) -> int:
-    """Mark trials left RUNNING by a killed run as interrupted FAILs (``--resume`` with one worker)."""
+    """Mark trials left RUNNING (or queued, WAITING) by a killed run as interrupted FAILs.
+
+    Only for a storage no other process uses (``--resume`` of the run folder's own journal, which the
+    run-folder lock holds): on a shared database, live workers' trials are failed by heartbeat instead.
+    """
     from optuna.trial import TrialState
 
     n = 0
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
         with contextlib.suppress(Exception):  # another process may have finished it meanwhile
             study._storage.set_trial_user_attr(trial._trial_id, ATTR_INTERRUPTED, True)
             study._storage.set_trial_user_attr(trial._trial_id, ATTR_ERROR, "interrupted before it finished")

@@ -9,10 +9,12 @@ under its file lock. ``--storage URL`` takes any Optuna storage URL (``sqlite://
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpo_cli.core.errors import InputError, Location
+from hpo_cli.core.redact import redact
 
 if TYPE_CHECKING:
     import optuna
@@ -56,22 +58,52 @@ def _journal(path: str) -> optuna.storages.BaseStorage:
     return optuna.storages.JournalStorage(_FlushedJournal(path, lock_obj=JournalFileOpenLock(path)))
 
 
+def driver_url(url: str) -> str:
+    """``postgresql://`` (and ``postgres://``) as users write it -> SQLAlchemy's psycopg 3 dialect."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url.removeprefix(plain)
+    return url
+
+
+def is_journal(url: str | None) -> bool:
+    """The default storage, or a ``.journal`` file given with ``--storage``."""
+    return not url or url.endswith(".journal") or url.startswith("journal:")
+
+
+def is_sqlite(url: str | None) -> bool:
+    return bool(url) and str(url).startswith("sqlite")
+
+
 def open_storage(run_dir: Path, url: str | None) -> optuna.storages.BaseStorage:
-    """The journal file in the run folder by default; any Optuna storage URL with ``--storage``."""
+    """The journal file in the run folder by default; any Optuna storage URL with ``--storage``.
+
+    A database other than SQLite gets heartbeats (``storage.heartbeat``), so a dead worker's trial is
+    failed and retried. Errors name the URL with its password replaced by ``***``.
+    """
     import optuna
 
     if not url:
         run_dir.mkdir(parents=True, exist_ok=True)
         return _journal(str(run_dir / STUDY_JOURNAL))
     try:
-        if url.endswith(".journal") or url.startswith("journal:"):
+        if is_journal(url):
             return _journal(url.removeprefix("journal:"))
-        return optuna.storages.get_storage(url)
+        if is_sqlite(url):
+            return optuna.storages.get_storage(url)
+        from hpo_cli.storage.heartbeat import GRACE_PERIOD, HEARTBEAT_INTERVAL, retry_stale_trial
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ExperimentalWarning of heartbeat options
+            rdb = optuna.storages.RDBStorage(
+                driver_url(url), engine_kwargs={"pool_pre_ping": True}, heartbeat_interval=HEARTBEAT_INTERVAL,
+                grace_period=GRACE_PERIOD, heartbeat_stale_trial_callback=retry_stale_trial)
+        return optuna.storages.get_storage(rdb)
     except Exception as exc:
         first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")  # not SQLAlchemy's links
         hint = ("; install the driver: pip install 'hpo-cli[postgres]'"
-                if isinstance(exc, ImportError) and url.startswith("postgresql") else "")
-        raise InputError(f"cannot open storage {url}: {type(exc).__name__}: {first}{hint}",
+                if isinstance(exc, ImportError) and url.startswith("postgres") else "")
+        raise InputError(redact(f"cannot open storage {url}: {type(exc).__name__}: {first}{hint}"),
                          Location("--storage")) from None
 
 

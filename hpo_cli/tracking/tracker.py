@@ -229,6 +229,9 @@ class Tracker(RunObserver):
         runs = self.tree.model(result.name, result.study_name)
         if self.failed or not runs.parent_id:
             return
+        if self.options.join:  # the first process ends the shared parent; a joined machine logged its children
+            runs.finished = True
+            return
         status = "KILLED" if "interrupt" in (result.stop_reason or "").lower() else (
             "FINISHED" if result.n_complete else "FAILED")
         runs.finished = True  # before close() may queue a KILLED for it
@@ -284,7 +287,7 @@ class Tracker(RunObserver):
     def run_finished(self, result: RunResult) -> None:
         """Log the run folder's files and plots on every parent, wait for all writes, report a loss."""
         self._run_done = True
-        if not self.failed:
+        if not self.failed and not self.options.join:
             self.data_sha256 = self.data_sha256 or ml.data_sha256_from_run_json(self.run_dir)
             plots = sorted(p for p in self.run_dir.rglob("*.png") if p.is_file())
             for runs in self.tree.models():
@@ -321,7 +324,7 @@ class Tracker(RunObserver):
         """Flush every queued write (also after Ctrl-C); parents of an unfinished run end KILLED (resumable)."""
         if self._closed:
             return
-        if not self._run_done and not self.failed:
+        if not self._run_done and not self.failed and not self.options.join:
             for runs in self.tree.models():
                 if runs.parent_id and not runs.finished:
                     self._send("status", runs.parent_id, "KILLED")

@@ -14,7 +14,7 @@ from typing import Any
 from hpo_cli.core.errors import InputError, Location, Problem
 from hpo_cli.core.options import TuneOptions
 from hpo_cli.spec.models import Spec
-from hpo_cli.storage.attrs import finished_trials
+from hpo_cli.storage.attrs import STUDY_QUEUE, finished_trials
 from hpo_cli.storage.backend import study_names
 from hpo_cli.storage.identity import differences, recorded_identity
 
@@ -58,3 +58,46 @@ def check_existing_studies(spec: Spec, names: dict[str, str], identities: dict[s
                          f"them with --resume, or start over with --fresh (deletes them)", where)
     if problems:
         raise InputError(problems)
+
+
+def wait_for_join(spec: Spec, names: dict[str, str], identities: dict[str, dict[str, Any]], storage: Any,
+                  url: str) -> None:
+    """``--join``: wait (``HPO_JOIN_WAIT`` seconds, default 60) until the first process queued every selected
+    model's trials, then refuse (exit 2) a model whose identity differs from the study's, naming each difference.
+
+    Never deletes, resets or writes anything: the first ``hpo tune SPEC --storage URL`` owns the studies.
+    """
+    import os
+    import time
+
+    import optuna
+
+    from hpo_cli.core.redact import redact
+
+    wait = float(os.environ.get("HPO_JOIN_WAIT", "60"))
+    deadline = time.monotonic() + wait
+    pending = dict(names)
+    while pending:
+        present = set(study_names(storage))
+        for model, name in list(pending.items()):
+            if name in present:
+                study = optuna.load_study(study_name=name, storage=storage)
+                if (study.user_attrs.get(STUDY_QUEUE) or {}).get("ready"):
+                    _check_joined(spec, model, name, study, identities[model])
+                    del pending[model]
+        if not pending:
+            return
+        if time.monotonic() >= deadline:
+            raise InputError(f"--join: no prepared study {', '.join(pending.values())} in {redact(url)} after "
+                             f"{wait:.0f}s; start the first `hpo tune SPEC --storage URL` (without --join) first",
+                             Location("--join"))
+        time.sleep(0.5)
+
+
+def _check_joined(spec: Spec, model: str, name: str, study: Any, identity: dict[str, Any]) -> None:
+    index = next(i for i, m in enumerate(spec.models) if m.name == model)
+    recorded = recorded_identity(study)
+    changed = differences(recorded, identity) if recorded is not None else ["the study records no identity"]
+    if changed:
+        raise InputError(spec.problem(("models", index, "name"), f"--join: model '{model}' is not the one the study "
+                                      f"{name} was prepared for; differs: {'; '.join(changed)}"))

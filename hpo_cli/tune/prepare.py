@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from hpo_cli.checks.validate import check_spec
-from hpo_cli.core.errors import InputError, Problem
+from hpo_cli.core.errors import InputError, Location, Problem
 from hpo_cli.core.options import TuneOptions
 from hpo_cli.core.text import suggest
 from hpo_cli.problem.estimators import resolve_estimator, task_of
@@ -77,3 +77,21 @@ def task_of_models(spec: Spec, selected: list[int]) -> str:
         raise InputError(spec.problem(("models", first, "class"), "the models mix classifiers and regressors on "
                                                                   "one target; set data.task or split the spec"))
     return kinds.pop()
+
+
+def check_workers(spec: Spec, options: TuneOptions) -> None:
+    """``--workers``/``--join`` against the storage: what cannot work is refused before anything is written."""
+    from hpo_cli.storage.backend import is_sqlite
+
+    url = options.storage or spec.storage
+    if options.join and not url:
+        raise InputError("--join needs --storage URL: the studies a first `hpo tune SPEC --storage URL` prepared "
+                         "(a database, or a journal file on a shared file system); a run folder's own journal "
+                         "cannot be joined", Location("--join"))
+    if options.join and options.fresh:
+        raise InputError("--join never resets the studies it joins; drop --fresh (start over from the first "
+                         "process instead)", Location("--fresh"))
+    if (options.workers > 1 or options.join) and is_sqlite(url):
+        raise InputError("SQLite cannot serve several worker processes reliably (one writer at a time); use the "
+                         "default journal file in the run folder (one machine) or PostgreSQL (several)",
+                         Location("--storage"))

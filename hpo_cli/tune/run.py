@@ -9,8 +9,11 @@ The run folder writers never import the report: this module hands them the Markd
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from hpo_cli.core.errors import Interrupted, resume_command
 from hpo_cli.core.options import TuneOptions
@@ -29,8 +32,9 @@ from hpo_cli.search.stopping import StopSignal
 from hpo_cli.spec.load import load_spec
 from hpo_cli.spec.models import Spec
 from hpo_cli.storage.backend import delete_study_if_exists, open_storage, storage_url
-from hpo_cli.tune.ownership import check_existing_studies
-from hpo_cli.tune.prepare import apply_overrides, check, task_of_models
+from hpo_cli.tune.ownership import check_existing_studies, wait_for_join
+from hpo_cli.tune.parallel import Coordinator, queue_mode
+from hpo_cli.tune.prepare import apply_overrides, check, check_workers, task_of_models
 
 
 def failure_summary(result: ModelResult) -> str:
@@ -60,6 +64,7 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     started_at = datetime.now(UTC)
     spec = apply_overrides(load_spec(options.spec, options.data), options)
+    check_workers(spec, options)
     warnings_out = check(spec, options.models)
     selected = [i for i, m in enumerate(spec.models) if not options.models or m.name in options.models]
     task = task_of_models(spec, selected)
@@ -77,8 +82,11 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
     try:
         storage = open_storage(run_dir, options.storage or spec.storage)  # before the lock: a bad URL creates no folder
         lock.acquire()
-        check_existing_studies(spec, names, identities, storage, options, run_dir)
-        if not options.resume:  # a fresh run (--fresh, or nothing finished yet): start the selected models over
+        if options.join:  # never deletes or resets: the first process owns the studies
+            wait_for_join(spec, names, identities, storage, options.storage or spec.storage or "")
+        else:
+            check_existing_studies(spec, names, identities, storage, options, run_dir)
+        if not options.resume and not options.join:  # a fresh run: start the selected models over
             for name in names.values():
                 delete_study_if_exists(storage, name)
     except BaseException:
@@ -118,12 +126,25 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
 
     writers.write_run_json(run_dir, info.info)  # at once: a killed run's folder says what it was
     try:
-        with StopSignal(on_force=forced_stop) as stop:
-            for prep in prepared:
-                searching[:] = [prep.model.name]
-                model_result, study = search_model(spec, prep, storage, resume=options.resume, events=events,
-                                                   stop=stop, identity=identities[prep.model.name])
-                if model_result.stop_reason != "interrupted":
+        coordinator: Coordinator | None = None
+        with StopSignal(on_force=forced_stop) as stop, contextlib.ExitStack() as workers:
+            searches: Iterable[tuple[ModelResult, Any]]
+            if queue_mode(options, spec):
+                coordinator = workers.enter_context(Coordinator(spec, options, prepared, storage, events, identities,
+                                                                threads, stop, warnings_out))
+                coordinator.prepare()
+                coordinator.start()
+                searches = coordinator.results()
+            else:
+                def one_by_one() -> Iterable[tuple[ModelResult, Any]]:
+                    for prep in prepared:
+                        searching[:] = [prep.model.name]
+                        yield search_model(spec, prep, storage, resume=options.resume, events=events, stop=stop,
+                                           identity=identities[prep.model.name])
+
+                searches = one_by_one()
+            for prep, (model_result, study) in zip(prepared, searches, strict=False):
+                if model_result.stop_reason != "interrupted" and not options.join:  # the first process ends a model
                     refit_best(prep, model_result, study, dataset, events, warnings_out)
                 done[model_result.name] = model_result
                 if model_result.n_complete == 0 and model_result.trials and model_result.stop_reason != "interrupted":
@@ -135,7 +156,7 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
                 if prep is not prepared[-1]:  # the final write below covers the last model
                     write("running")
             interrupted = stop.is_set()
-        result.exit_code = 1 if result.failed_models else 0
+        result.exit_code = 1 if result.failed_models or (coordinator and coordinator.failure) else 0
         write("interrupted" if interrupted else ("failed" if result.failed_models else "finished"))
         events.emit("run_finished", result)
     except KeyboardInterrupt:  # Ctrl-C after the search: stop at once; --resume logs what tracking missed

@@ -1,0 +1,147 @@
+"""The work queue of a model's study: exact budgets and exactly-once grids across workers and machines.
+
+Optuna's ``n_trials`` counts per process (optuna#1865) and its GridSampler repeats points under concurrency
+(optuna#2039). So the process that prepares a study enqueues the work itself (:func:`enqueue_missing`):
+every grid point still to run with its parameters, or, for random/TPE/..., as many empty tickets as the
+budget lacks (the worker's sampler fills them). Workers only ever take a WAITING trial (:func:`pop`); the
+storage hands each one to exactly one of them (Optuna's WAITING -> RUNNING change is atomic in its journal
+and RDB storages), and never create trials of their own. The study attributes ``hpo_queue`` (ready, with
+the budget) and ``hpo_stop`` (timeout/target/max_failed: every worker stops taking trials) are the shared
+state (``storage.attrs``).
+
+Counting: a trial counts when it finished and was not interrupted (``attrs.finished_trials``); WAITING and
+RUNNING trials are *active*. Enqueueing tops the active ones up to ``budget - counted``, so a resume, a
+retry of a dead worker's trial or a second preparing process never makes the total exceed the budget.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from hpo_cli.problem import space
+from hpo_cli.search.plan import Prepared
+from hpo_cli.storage import attrs as st
+
+
+def _trials(study: Any, states: tuple[Any, ...]) -> list[Any]:
+    return list(study._storage.get_all_trials(study._study_id, deepcopy=False, states=states))
+
+
+def active_trials(study: Any) -> list[Any]:
+    """Queued (WAITING) and running trials."""
+    from optuna.trial import TrialState
+
+    return _trials(study, (TrialState.WAITING, TrialState.RUNNING))
+
+
+def running_trials(study: Any) -> list[Any]:
+    from optuna.trial import TrialState
+
+    return _trials(study, (TrialState.RUNNING,))
+
+
+def grid_order(prep: Prepared) -> list[dict[str, Any]]:
+    """The grid points in the seeded order every run of this spec and seed visits them."""
+    import numpy as np
+
+    assert prep.grid is not None
+    return [prep.grid[i] for i in np.random.RandomState(prep.model.seed).permutation(len(prep.grid))]
+
+
+def _point_key(prep: Prepared, trial: Any) -> str:
+    info = trial.user_attrs.get(st.ATTR) or {}
+    if info.get("params") is not None:
+        return space.point_key(info["params"])
+    stored = trial.system_attrs.get("fixed_params") or trial.params
+    return space.point_key(space.decode_params(prep.model, dict(stored)))
+
+
+def enqueue_missing(study: Any, prep: Prepared) -> int:
+    """Queue what the budget still lacks (grid: the next points not yet run or queued); return how many."""
+    counted = st.finished_trials(study)
+    active = active_trials(study)
+    missing = prep.budget - len(counted) - len(active)
+    if missing <= 0:
+        return 0
+    if prep.grid is None:
+        for _ in range(missing):
+            study.enqueue_trial({})
+        return missing
+    taken = {_point_key(prep, t) for t in [*counted, *active]}
+    added = 0
+    for point in grid_order(prep):
+        if added >= missing:
+            break
+        if space.point_key(point) not in taken:
+            study.enqueue_trial(space.encode_params(prep.model, point))
+            added += 1
+    return added
+
+
+def pop(study: Any) -> int | None:
+    """Take one WAITING trial for this worker (RUNNING now), or None when the queue is empty.
+
+    The same loop as Optuna's private ``Study._pop_waiting_trial_id``; unlike ``study.ask()`` it never
+    creates a trial when the queue is empty, which is what keeps the budget exact.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    for trial in _trials(study, (TrialState.WAITING,)):
+        try:
+            if study._storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
+                return int(trial._trial_id)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+    return None
+
+
+def mark_ready(study: Any, budget: int) -> None:
+    """Tell joining processes the queue is complete (they wait for this before taking trials)."""
+    study.set_user_attr(st.STUDY_QUEUE, {"budget": budget, "ready": True})
+    study.set_user_attr(st.STUDY_STOP, "")
+
+
+def is_ready(study: Any) -> bool:
+    return bool((study.user_attrs.get(st.STUDY_QUEUE) or {}).get("ready"))
+
+
+def request_stop(study: Any, reason: str) -> None:
+    """Every worker of every process stops taking this model's trials (timeout, target, max_failed)."""
+    if not stop_reason(study):
+        study.set_user_attr(st.STUDY_STOP, reason)
+
+
+def stop_reason(study: Any) -> str:
+    return str(study._storage.get_study_user_attrs(study._study_id).get(st.STUDY_STOP) or "")
+
+
+def cancel_waiting(study: Any) -> int:
+    """Queued trials no one will run (this run stopped): interrupted FAILs, left out of every count."""
+    from optuna.trial import TrialState
+
+    n = 0
+    for trial in _trials(study, (TrialState.WAITING,)):
+        with contextlib.suppress(Exception):  # a worker took it meanwhile
+            study._storage.set_trial_user_attr(trial._trial_id, st.ATTR_INTERRUPTED, True)
+            if study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
+                n += 1
+    return n
+
+
+def fail_worker_trials(study: Any, owner: str) -> int:
+    """A dead worker's RUNNING trials: failed (uncounted, see ``storage.heartbeat``) and queued again."""
+    from optuna.trial import TrialState
+
+    from hpo_cli.storage.heartbeat import retry_stale_trial
+
+    n = 0
+    for trial in running_trials(study):
+        if trial.user_attrs.get(st.ATTR_WORKER) != owner:
+            continue
+        with contextlib.suppress(Exception):
+            if study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
+                retry_stale_trial(study, trial)
+                n += 1
+    return n

@@ -65,6 +65,7 @@ def test_a_stop_ends_a_fit_that_never_returns_and_resume_continues(write_spec, t
     assert 0 not in _journal_states(out / "study.journal")  # no trial left RUNNING
     info = json.loads((out / "run.json").read_text())
     assert info["status"] == "interrupted" and info["models"]["sleepy"]["stop_reason"] == "interrupted"
+    assert "This run was interrupted" in _report(out) and "--resume" in _report(out)
     done = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, cwd=tmp_path, env=_env(), timeout=300)
     assert done.returncode == 0, done.stderr
     rows = read_trials(out)
@@ -157,3 +158,29 @@ def test_a_writer_that_stalls_is_a_lost_store_exit_1(write_spec, tmp_path: Path)
         proc.kill()
     assert proc.returncode == 1, stderr
     assert "answered nothing for 2s" in stderr and "--resume" in stderr
+
+
+def _report(run_dir: Path) -> str:
+    from hpo_cli.core.options import ReportOptions
+    from hpo_cli.report.report import build_report
+
+    return build_report(ReportOptions(run_dir=run_dir, plots=False))
+
+
+def test_the_report_of_a_killed_run_calls_its_open_trial_interrupted(write_spec, tmp_path: Path) -> None:
+    spec, out, marker = _spec(write_spec), tmp_path / "run", tmp_path / "fitting"
+    proc = subprocess.Popen([sys.executable, "-m", "hpo_cli", "tune", str(spec), "--no-mlflow", "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
+                            env=_env(HPO_TEST_HANG=str(marker)))
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        proc.kill()  # SIGKILL mid-fit: nothing of hpo runs after this
+        proc.wait()
+    assert json.loads((out / "run.json").read_text())["status"] == "running"  # written when the run started
+    text = _report(out)
+    assert "still going" not in text
+    assert "ended without finishing (killed)" in text and "1 trial(s) it left running are interrupted" in text
+    assert f"-o {out} --resume" in text

@@ -11,7 +11,10 @@ choices, and each needs a fair baseline run in the same process on the same data
   holds a journal file by default.
 - ``tpe``       TPE against random sampling and scikit-learn's ``RandomizedSearchCV`` at equal budget over
   several seeds and datasets: does the default method earn its place? (slowest; ``--only tpe``)
-- ``tracking`` / ``report``  run ``bench/bench_tracking.py`` / ``bench/bench_report.py`` when they exist.
+- ``tracking`` / ``mlflow_fixed`` / ``report``  run ``bench/bench_tracking.py`` (per trial),
+  ``bench/bench_mlflow_fixed.py`` (tracking's fixed cost per run) / ``bench/bench_report.py``.
+- ``workers``   ``bench/bench_workers.py``: speed-up of ``--workers 2`` over 1, and one worker's slowdown when
+  another process holds a core (issue 9).
 
 hpo is run in-process through ``hpo_cli.search.run_tune`` (imports and interpreter start-up excluded, as
 for the scikit-learn baselines); ``overhead`` also shows one subprocess run of the CLI, start-up included.
@@ -50,7 +53,7 @@ import yaml
 from tabulate import tabulate
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("overhead", "fixed", "storage", "tpe", "tracking", "report")
+SECTIONS = ("overhead", "fixed", "storage", "tpe", "tracking", "mlflow_fixed", "report", "workers")
 
 
 @dataclass
@@ -552,7 +555,7 @@ def bench_tpe(seeds: int, trials: int, folds: int) -> Section:
 # --- other engineers' benchmarks ------------------------------------------------------------------------
 
 
-def bench_script(name: str, trials: int = 50) -> Section:
+def bench_script(name: str, trials: int = 50, reps: int = 5) -> Section:
     """Run another engineer's bench/<name>.py: through its ``rows()``/``markdown()`` functions when it has
     them (one interpreter, its table inline), else as a script whose output is its table."""
     path = ROOT / "bench" / f"{name}.py"
@@ -574,7 +577,8 @@ def bench_script(name: str, trials: int = 50) -> Section:
         try:
             import inspect
 
-            kwargs = {"trials": trials} if "trials" in inspect.signature(module.rows).parameters else {}
+            wanted = inspect.signature(module.rows).parameters
+            kwargs = {k: v for k, v in (("trials", trials), ("reps", reps)) if k in wanted}
             table = module.markdown(module.rows(**kwargs)).strip()
             section.notes.append(f"table (its rows({', '.join(f'{k}={v}' for k, v in kwargs.items())})):\n\n{table}\n")
         except Exception as exc:  # noqa: BLE001 - another engineer's bench failing must not stop ours
@@ -635,7 +639,9 @@ def main(argv: list[str] | None = None) -> int:
         "storage": lambda: bench_storage(100 if args.quick else 500, 50 if args.quick else 300),
         "tpe": lambda: bench_tpe(seeds, 12 if args.quick else 30, 3),
         "tracking": lambda: bench_script("bench_tracking", 20 if args.quick else 50),
+        "mlflow_fixed": lambda: bench_script("bench_mlflow_fixed", reps=3 if args.quick else 5),
         "report": lambda: bench_script("bench_report"),
+        "workers": lambda: bench_script("bench_workers", 12 if args.quick else 24),
     }
     header = f"# hpo benchmarks\n\n{environment()}\n"
     print(header)

@@ -30,6 +30,8 @@ def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) 
         except SystemExit as exc:
             code = int(exc.code or 0)
         finally:
+            sys.stdout.flush()  # plain writes (hpo report, hpo best) sit in the wrapper's buffer until flushed
+            sys.stderr.flush()
             sys.argv = old_argv
             os.chdir(old_cwd)
         return code, out.getvalue().decode(), err.getvalue().decode()

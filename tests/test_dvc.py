@@ -88,3 +88,25 @@ def test_dvc_repro_runs_what_changed_and_reads_the_metrics(tmp_path):
     best = yaml.safe_load((repo / "runs" / "dvc" / "best_parameters.yaml").read_text(encoding="utf-8"))
     assert repr(best["models"]["logreg"]["mean_test_score"]) in flat
     assert "test_score" in flat and "train_metrics.json" in flat
+
+
+def test_equal_inputs_give_byte_equal_hand_over_files(tmp_path):
+    """What DVC compares: best_parameters.yaml (and hpo best's export) carry no times, so a rerun is equal."""
+    from hpo_cli.core.options import BestOptions, TuneOptions
+    from hpo_cli.report.best import export_best
+    from hpo_cli.tune.run import run_tune
+
+    spec_file = tmp_path / "s.yaml"
+    spec_file.write_text(json.dumps({
+        "name": "stable", "data": {"source": "sklearn:iris", "test_size": 0.3},
+        "defaults": {"cv": {"kind": "stratified", "folds": 3}, "metric": "accuracy", "seed": 1},
+        "models": [{"name": "tree", "class": "DecisionTreeClassifier", "method": "tpe", "budget": {"trials": 4},
+                    "space": {"max_depth": {"type": "int", "low": 1, "high": 8}}}],
+        "tracking": {"mlflow": False}}), encoding="utf-8")
+    seen = []
+    for _ in range(2):
+        run_tune(TuneOptions(spec=spec_file, output=tmp_path / "run", fresh=True, mlflow=False, quiet=True),
+                 observers=[])
+        exported = export_best(BestOptions(run_dir=tmp_path / "run", with_init=True))
+        seen.append(((tmp_path / "run" / "best_parameters.yaml").read_bytes(), exported))
+    assert seen[0] == seen[1]

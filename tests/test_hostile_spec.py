@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from hostile_cli import run  # the shared in-process runner of the hostile-input tests
 
 HOSTILE = Path(__file__).parent / "malformed" / "spec_hostile"
 GUARD_SECONDS = 120  # generous: the machine is shared; a hang would otherwise never end
@@ -51,7 +51,7 @@ CORPUS: dict[str, tuple[int, str, str]] = {
     "inf_bounds.yaml": (5, "models[0].space.C.low", "-.inf is not a finite number"),
     "int_just_beyond_64_bits.yaml": (5, "models[0].init_params.max_iter", "9223372036854775808 does not fit in 64"),
     "int_step_larger_than_range.yaml": (5, "models[0].space.max_iter", "step (500) is larger than the range 100..200"),
-    "json_big_int.json": (6, "models[0].init_params.max_iter", "(5000 characters) does not fit in 64 bits"),
+    "json_big_int.json": (6, "models[0].init_params.max_iter", "(5,000 characters) does not fit in 64 bits"),
     "json_infinity.json": (3, "defaults.budget.target", "Infinity is not a finite number"),
     "json_nan.json": (6, "models[0].space.C.low", "NaN is not a finite number"),
     "merge_key_list_of_scalars.yaml": (4, "models[0].<<", "a merge key `<<` takes a mapping"),
@@ -72,28 +72,6 @@ CORPUS: dict[str, tuple[int, str, str]] = {
     "two_documents.yaml": (6, "", "a spec file holds one document"),
     "undefined_alias.yaml": (5, "models[0].space", "the alias *shared names no anchor defined before it"),
 }
-
-runner = CliRunner()
-
-
-def run(*args: str, cwd: Path) -> tuple[int, str, str]:
-    """``hpo ARGS`` through the console script's ``main()`` in CliRunner isolation: (code, stdout, stderr)."""
-    from hpo_cli.cli import app as cli
-
-    old_argv, old_cwd = sys.argv, os.getcwd()
-    with runner.isolation() as (out, err, _):
-        sys.argv = ["hpo", *args]
-        os.chdir(cwd)
-        try:
-            cli.main()
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        finally:
-            sys.argv = old_argv
-            os.chdir(old_cwd)
-        return code, out.getvalue().decode(), err.getvalue().decode()
-
 
 def guarded(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """``hpo ARGS`` in a real process under an address-space limit and a timeout (a guard, not a measure)."""
@@ -233,3 +211,18 @@ def test_yes_no_on_off_are_words_not_booleans(tmp_path):
     spec = load_spec(tmp_path / "s.yaml")
     assert (spec.name, spec.models[0].name, spec.models[0].space["x"].values) == ("on", "no",
                                                                                  ["yes", "no", "on", "off"])
+
+
+def test_a_shared_block_lives_under_an_x_key(tmp_path):
+    """Anchored blocks outside `models:` go under `x-...` keys (as in docker compose); a bare one gets the hint."""
+    from hpo_cli.spec.schema import spec_json_schema
+
+    text = ("base: &base\n  class: LogisticRegression\n  init_params: {max_iter: 300}\ndata: {source: sklearn:iris}\n"
+            "models:\n  - <<: *base\n    name: a\n    space: {C: [0.1, 1.0]}\n")
+    (tmp_path / "bare.yaml").write_text(text)
+    (tmp_path / "shared.yaml").write_text(text.replace("base: &base", "x-base: &base"))
+    code, _, err = run("validate", "bare.yaml", cwd=tmp_path)
+    assert code == 2 and err.startswith("bare.yaml:1:1: base: unknown key 'base'") and "(x-base)" in err, err
+    code, out, err = run("validate", "shared.yaml", cwd=tmp_path)
+    assert code == 0, out + err
+    assert "^x-" in spec_json_schema()["patternProperties"]

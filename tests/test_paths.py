@@ -7,9 +7,7 @@ must never appear in them (issue 13).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+from pathlib import Path
 
 from hpo_cli.rundir.provenance import display_path, display_url
 
@@ -34,12 +32,16 @@ def test_display_path_prefers_the_repository_then_the_current_folder_then_home(t
     assert display_url("postgresql://u:***@db/x", cwd=repo) == "postgresql://u:***@db/x"
 
 
-def test_results_md_and_run_json_show_repository_paths_never_home(tmp_path):
+def test_results_md_and_run_json_show_repository_paths_never_home(tmp_path, monkeypatch):
+    from hpo_cli.core.options import ReportOptions, TuneOptions
+    from hpo_cli.report.report import build_report
+    from hpo_cli.tune.run import run_tune
+
     home = tmp_path / "home" / "me"
     repo = home / "project"
     (repo / "specs" / "data").mkdir(parents=True)
     (repo / "sub").mkdir()
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".git").mkdir()  # the repository's top level
     rows = ["x1,x2,y"] + [f"{i % 7},{(i * 3) % 5},{i % 2}" for i in range(60)]
     (repo / "specs" / "data" / "d.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     spec = {"name": "paths", "data": {"source": "data/d.csv", "target": "y", "test_size": 0.25},
@@ -48,11 +50,12 @@ def test_results_md_and_run_json_show_repository_paths_never_home(tmp_path):
                         "space": {"strategy": ["prior", "uniform"]}}],
             "tracking": {"mlflow": False}}
     (repo / "specs" / "p.yaml").write_text(json.dumps(spec), encoding="utf-8")
-    env = {**os.environ, "HOME": str(home)}
+    monkeypatch.setenv("HOME", str(home))
     # run from a subfolder of the repository, with relative paths as a user types them
-    cmd = [sys.executable, "-m", "hpo_cli", "tune", "../specs/p.yaml", "-o", "../runs/p", "--quiet"]
-    proc = subprocess.run(cmd, cwd=repo / "sub", env=env, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
+    monkeypatch.chdir(repo / "sub")
+    run = run_tune(TuneOptions(spec=Path("../specs/p.yaml"), output=Path("../runs/p"), mlflow=False, quiet=True),
+                   observers=[])
+    assert run.exit_code == 0
     results = (repo / "runs" / "p" / "results.md").read_text(encoding="utf-8")
     info = json.loads((repo / "runs" / "p" / "run.json").read_text(encoding="utf-8"))
     assert str(home) not in results and str(tmp_path) not in results
@@ -61,7 +64,9 @@ def test_results_md_and_run_json_show_repository_paths_never_home(tmp_path):
     assert info["spec"]["path"] == "specs/p.yaml" and info["data"]["source"] == "specs/data/d.csv"
     assert str(tmp_path) not in json.dumps({k: v for k, v in info.items() if k != "command"})
     # the report still finds the study storage from another folder (the journal beside run.json)
-    proc = subprocess.run([sys.executable, "-m", "hpo_cli", "report", str(repo / "runs" / "p"), "--no-plots"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert "trials read from the study storage" in proc.stdout
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    report = build_report(ReportOptions(run_dir=repo / "runs" / "p", plots=False))
+    assert "trials read from the study storage" in report
+    assert "`specs/p.yaml`" in report  # as run.json recorded it: relative to the repository
+    assert "`~/project/runs/p`" in report  # outside the current folder and any repository, under home

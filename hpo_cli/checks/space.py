@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hpo_cli.core.errors import Problem
-from hpo_cli.core.text import suggest
+from hpo_cli.core.text import preview, suggest
 from hpo_cli.search.plan import planned_trials
 from hpo_cli.spec.models import CategoricalParam, FloatParam, ModelSpec, Spec
 
@@ -101,8 +101,10 @@ def _check_when(spec: Spec, path: tuple, model: ModelSpec, name: str, param: Any
         wanted = expected if isinstance(expected, list) and expected not in (choices or []) else [expected]
         missing = [w for w in wanted if choices is not None and w not in choices]
         if missing:
-            problems.append(spec.problem(where, f"'{parent}' never takes the value {missing[0]!r} (its choices: "
-                                                f"{', '.join(map(repr, choices or []))})"))
+            shown = ", ".join(preview(repr(c), 40) for c in (choices or [])[:10])
+            more = f", ... {len(choices or []):,} in all" if len(choices or []) > 10 else ""
+            problems.append(spec.problem(where, f"'{parent}' never takes the value {preview(repr(missing[0]), 40)} "
+                                                f"(its choices: {shown}{more})"))
     return problems
 
 

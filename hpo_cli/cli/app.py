@@ -166,6 +166,9 @@ def report(
     storage: Annotated[str | None, typer.Option(help="Read trials from this Optuna storage URL.")] = None,
     compare: Annotated[Path | None, typer.Option(help="Another run folder to compare against (e.g. the PR "
                                                  "base).")] = None,
+    log: Annotated[bool, typer.Option("--log", help="Attach the plots to the run's MLflow parent runs.")] = False,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow store for --log (default: as hpo tune "
+                                                     "resolves it).")] = None,
 ) -> None:
     """Print PR-ready Markdown for a finished (or running) run."""
     from hpo_cli.report.report import build_report
@@ -179,7 +182,20 @@ def report(
     # Plot links must resolve from where the Markdown ends up: beside --output, else the current folder.
     options = ReportOptions(run_dir=resolve_run_dir(run_dir), top=top, plots=plots, storage=storage,
                             compare=compare, link_base=(output.parent if output is not None else Path.cwd()))
+    if log and not plots:
+        raise InputError("--log attaches the plots: it cannot go with --no-plots", Location("--log"))
+    if log:
+        from hpo_cli.tracking.attach import parent_runs
+
+        parent_runs(options.run_dir)  # a run without MLflow runs is refused before any plot is drawn
     markdown = build_report(options)
+    if log:
+        from hpo_cli.report.report import PLOTS_DIR
+        from hpo_cli.tracking.attach import attach_plots
+
+        attached = attach_plots(options.run_dir, options.run_dir / PLOTS_DIR, tracking_uri)
+        for model, (run_id, files) in attached.runs.items():
+            typer.echo(f"MLflow: {len(files)} plot(s) attached to {model}'s parent run {run_id}", err=True)
     if output is not None:
         _write(output, markdown, "--output")
     if summary is not None:
@@ -190,7 +206,9 @@ def report(
             raise InputError(f"cannot append to $GITHUB_STEP_SUMMARY ({summary}): {exc.strerror or exc}",
                              Location("--github")) from None
     if output is None:
-        sys.stdout.write(markdown if markdown.endswith("\n") else markdown + "\n")
+        from hpo_cli.core.text import encodable
+
+        sys.stdout.write(encodable(markdown if markdown.endswith("\n") else markdown + "\n", sys.stdout.encoding))
 
 
 @app.command()

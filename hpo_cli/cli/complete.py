@@ -71,4 +71,8 @@ def engine_versions() -> str:
     from hpo_cli.rundir.provenance import ENGINES, package_versions
 
     versions = package_versions(ENGINES)
+    if versions["hpo"] is None:  # run from a source tree that is not installed
+        from hpo_cli import __version__
+
+        versions["hpo"] = __version__
     return "\n".join(f"{name} {versions[name] or 'not installed'}" for name in ENGINES)

@@ -6,7 +6,17 @@ traceback; everything that can go wrong with a spec, a data file or an option is
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_MESSAGE = 1000  # characters of one problem's line: a message quotes a short prefix of the input at most
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """A message as one printable line: control characters from the input escaped, the length bounded."""
+    text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} characters)"
 
 EXIT_OK = 0
 EXIT_RUN_FAILED = 1
@@ -46,7 +56,7 @@ class Problem:
         if self.path:
             parts.append(self.path)
         parts.append(self.message)
-        return ": ".join(parts)
+        return one_line(": ".join(parts))
 
 
 class HpoError(Exception):

@@ -35,6 +35,9 @@ class TrialRecord:
     error: str | None = None
     datetime_start: str | None = None
     datetime_complete: str | None = None
+    # ``confirm:`` only: mean and std over every fold of the R further CV shuffles (``search.confirm``)
+    confirmed_mean: float | None = None
+    confirmed_std: float | None = None
 
 
 @dataclass
@@ -96,6 +99,7 @@ class FittedBest:
     y: Any
     task: str
     on_test: bool
+    trial: int | None = None  # the best trial's number: a resumed run with the same best does not log it again
 
 
 class RunObserver:
@@ -146,3 +150,9 @@ def ranks(records: list[TrialRecord]) -> dict[int, int]:
         first.setdefault(s, i + 1)
     return {r.number: first[r.mean_test_score] for r in records
             if r.state == COMPLETE and r.mean_test_score is not None}
+
+
+def confirmed_winner(records: list[TrialRecord]) -> TrialRecord | None:
+    """The best of the re-scored trials (``confirm:``) by confirmed mean, the earlier on a tie; None unconfirmed."""
+    confirmed = [r for r in records if r.state == COMPLETE and r.confirmed_mean is not None]
+    return max(confirmed, key=lambda r: (r.confirmed_mean, -r.number)) if confirmed else None

@@ -64,3 +64,10 @@ def mean_std(record: TrialRecord | None) -> str:
     if record.std_test_score is None:
         return fmt_num(record.mean_test_score)
     return f"{fmt_num(record.mean_test_score)} ± {fmt_num(record.std_test_score)}"
+
+
+def confirmed_mean_std(record: TrialRecord | None) -> str:
+    """The ``confirm:`` mean ± std over the further CV shuffles, or "—" for a trial that was not re-scored."""
+    if record is None or record.confirmed_mean is None:
+        return "—"
+    return f"{fmt_num(record.confirmed_mean)} ± {fmt_num(record.confirmed_std)}"

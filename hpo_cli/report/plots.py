@@ -29,8 +29,17 @@ def _pyplot() -> Any:
     return plt
 
 
+MAX_NAME = 100  # a plot's file name stays far below the 255 bytes file systems allow, whatever the model name
+
+
 def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+    """A model name as part of a file name: safe characters, and a long one cut and told apart by a hash."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+    if len(safe) <= MAX_NAME:
+        return safe
+    import hashlib
+
+    return f"{safe[:MAX_NAME - 9]}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 def _finite(x: Any) -> bool:
@@ -195,6 +204,12 @@ def _save(plt: Any, fig: Any, path: Path) -> Path:
     plt.close(fig)
     tmp.replace(path)
     return path
+
+
+def model_plot_files(folder: Path, name: str) -> list[Path]:
+    """The drawn plots that concern model ``name`` (history, its importance and slice), as ``draw_all`` names them."""
+    files = [folder / "history.png", folder / f"importance_{_safe(name)}.png", folder / f"slice_{_safe(name)}.png"]
+    return [f for f in files if f.is_file()]
 
 
 def draw_all(folder: Path, models: dict[str, ModelTrials], metric: str,

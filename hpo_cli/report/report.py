@@ -23,7 +23,7 @@ from hpo_cli.core.options import ReportOptions
 from hpo_cli.core.results import COMPLETE, FAIL, INTERRUPTED, PRUNED, RUNNING, TrialRecord
 from hpo_cli.report import stats
 from hpo_cli.report.compare import compare_section
-from hpo_cli.report.formatting import fmt_duration, fmt_num, mean_std
+from hpo_cli.report.formatting import confirmed_mean_std, fmt_duration, fmt_num, mean_std
 from hpo_cli.report.sections import model_section
 from hpo_cli.report.tables import markdown_table
 from hpo_cli.rundir.lock import held_by
@@ -45,7 +45,9 @@ def build_report(options: ReportOptions) -> str:
     lines: list[str] = _header(run, metric)
     lines += _summary(run, order, winner)
     lines += _significance(run, order, winner, metric)
-    plots = _plots(run, order, metric, importances, link_base) if options.plots else {}
+    plots, skipped = _plots(run, order, metric, importances, link_base) if options.plots else ({}, None)
+    if skipped:
+        lines += ["", f"_Plots not drawn: {skipped}._"]
     if "history" in plots:
         lines += ["", f"![Optimization history: best {metric} so far per model]({plots['history']})"]
     for name in order:
@@ -55,6 +57,19 @@ def build_report(options: ReportOptions) -> str:
         lines += compare_section(run, load_run(options.compare))
     lines += _provenance(run)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def model_sections(run_dir: Path, storage: str | None = None, top: int = 10) -> dict[str, str]:
+    """Each model's section of the report, alone (no plots): what MLflow shows as a parent run's description.
+
+    The same builder as ``build_report``'s sections, so the MLflow page and results.md never disagree.
+    """
+    run = load_run(run_dir, storage)
+    order = run.model_order()
+    importances = _importances(run, order)
+    return {name: "\n".join(model_section(run, run.models.get(name) or ModelTrials(name), top,
+                                           importances.get(name), {})).strip() + "\n"
+            for name in order}
 
 
 def _bests(run: RunData, order: list[str]) -> dict[str, TrialRecord]:
@@ -72,8 +87,13 @@ def _winner(run: RunData, order: list[str]) -> str | None:
     bests = _bests(run, order)
     if not bests:
         return declared
-    top = max(bests, key=lambda n: _score(bests[n]))
-    if declared in bests and _score(bests[declared]) >= _score(bests[top]):
+    if all(b.confirmed_mean is not None for b in bests.values()):  # confirm: compare confirmed means only
+        def score(record: TrialRecord) -> float:
+            return record.confirmed_mean if record.confirmed_mean is not None else -math.inf
+    else:
+        score = _score
+    top = max(bests, key=lambda n: score(bests[n]))
+    if declared in bests and score(bests[declared]) >= score(bests[top]):
         return declared
     return top
 
@@ -130,14 +150,18 @@ def _resume(run: RunData) -> str:
 
 def _summary(run: RunData, order: list[str], winner: str | None) -> list[str]:
     rows = []
+    confirmed = any(b.confirmed_mean is not None for b in _bests(run, order).values())
     for name in order:
         mt = run.models.get(name) or ModelTrials(name)
         test = run.entry(name).get("test_score", mt.test.get("score"))
-        rows.append(["🏆" if name == winner else "", name, mean_std(run.best_trial(name)), fmt_num(test),
+        best = run.best_trial(name)
+        rows.append(["🏆" if name == winner else "", name, mean_std(best),
+                     *([confirmed_mean_std(best)] if confirmed else []), fmt_num(test),
                      len(mt.by_state(COMPLETE)), len(mt.by_state(FAIL)), len(mt.by_state(PRUNED)),
                      fmt_duration(_wall_time(run, mt))])
-    header = ["", "model", "best mean ± std (CV)", "test score", "complete", "failed", "pruned", "wall time"]
-    return ["", "## Summary", "", *markdown_table(header, rows, ["left", "left"] + ["right"] * 6)]
+    header = ["", "model", "best mean ± std (CV)", *(["confirmed mean ± std"] if confirmed else []), "test score",
+              "complete", "failed", "pruned", "wall time"]
+    return ["", "## Summary", "", *markdown_table(header, rows, ["left", "left"] + ["right"] * (6 + confirmed))]
 
 
 def _wall_time(run: RunData, mt: ModelTrials) -> float | None:
@@ -187,13 +211,23 @@ def _importances(run: RunData, order: list[str]) -> dict[str, dict[str, float] |
 
 
 def _plots(run: RunData, order: list[str], metric: str, importances: dict[str, dict[str, float] | None],
-           link_base: Path) -> dict[str, str]:
-    """Draw the PNGs into ``<run>/plots`` and return their links relative to where the Markdown lives."""
+           link_base: Path) -> tuple[dict[str, str], str | None]:
+    """Draw the PNGs into ``<run>/plots``: their links relative to where the Markdown lives, or why none.
+
+    A run folder that cannot be written (a read-only mount, an archive) still gets its report, without plots.
+    """
     from hpo_cli.report import plots
+    from hpo_cli.rundir.access import unwritable_dir
 
     folder = run.run_dir / PLOTS_DIR
-    written = plots.draw_all(folder, {n: run.models[n] for n in order if n in run.models}, metric, importances)
-    return {key: Path(os.path.relpath(path, link_base)).as_posix() for key, path in written.items()}
+    reason = unwritable_dir(folder)
+    if reason is not None:
+        return {}, f"{display_path(folder)} cannot be written ({reason})"
+    try:
+        written = plots.draw_all(folder, {n: run.models[n] for n in order if n in run.models}, metric, importances)
+    except OSError as exc:
+        return {}, f"{display_path(folder)} cannot be written ({exc.strerror or exc})"
+    return {key: Path(os.path.relpath(path, link_base)).as_posix() for key, path in written.items()}, None
 
 
 def _provenance(run: RunData) -> list[str]:

@@ -12,7 +12,7 @@ from collections import Counter
 from hpo_cli.core.results import COMPLETE, FAIL, PRUNED, TrialRecord
 from hpo_cli.report import stats
 from hpo_cli.report.best import render as render_params
-from hpo_cli.report.formatting import fmt_num, fmt_seconds, fmt_value, mean_std
+from hpo_cli.report.formatting import confirmed_mean_std, fmt_num, fmt_seconds, fmt_value, mean_std
 from hpo_cli.report.tables import markdown_table
 from hpo_cli.rundir.read import ModelTrials, RunData
 
@@ -30,10 +30,12 @@ def model_section(run: RunData, mt: ModelTrials, top: int, importance: dict[str,
     if not done:
         lines += ["", "No complete trial yet." if not mt.by_state(FAIL) else "Every trial failed."]
     else:
-        best = done[0]
+        best = mt.best() or done[0]
         params = run.best_params(mt.name, best)
-        lines += ["", f"Best: trial {best.number}, {mean_std(best)}. Parameters (`hpo best --model {mt.name}`):",
-                  "", "```yaml", render_params(dict(params), "yaml").rstrip() or "{}", "```"]
+        confirmed = f", confirmed {confirmed_mean_std(best)}" if best.confirmed_mean is not None else ""
+        lines += ["", f"Best: trial {best.number}, {mean_std(best)}{confirmed}. Parameters (`hpo best --model "
+                  f"{mt.name}`):", "", "```yaml", render_params(dict(params), "yaml").rstrip() or "{}", "```"]
+        lines += _confirmation(done, mt.meta.get("seed"))
         lines += _one_se(done, best)
         lines += _leaderboard(done, mt.ranks(), top)
     lines += _importance_lines(mt, len(done), importance)
@@ -58,6 +60,25 @@ def _pruned(mt: ModelTrials) -> list[str]:
         saved = f"; {skipped} of {total} fits saved ({skipped / total:.0%})" if total else ""
     return ["", f"{len(pruned)} trial(s) pruned (PRUNED in trials.csv) after {ran / len(pruned):.1f} fold(s) on "
             f"average{saved}. A pruned trial's mean is over the folds it ran; it is not ranked and never the best."]
+
+
+def _confirmation(done: list[TrialRecord], seed: int | None) -> list[str]:
+    """``confirm:``: the re-scored top trials, search score beside confirmed score, and whether the order held."""
+    confirmed = [r for r in done if r.confirmed_mean is not None]
+    if not confirmed:
+        return []
+    by_confirmed = sorted(confirmed, key=lambda r: (-(r.confirmed_mean or 0.0), r.number))
+    rows = [[i, r.number, mean_std(r), confirmed_mean_std(r)] for i, r in enumerate(by_confirmed, start=1)]
+    seeds = f" (CV and estimator seeds {seed} + r, r = 1..repeats)" if seed is not None else ""
+    changed = [r.number for r in by_confirmed] != [r.number for r in confirmed]
+    verdict = (f"**The order changed**: trial {by_confirmed[0].number} is best by the confirmed mean, trial "
+               f"{confirmed[0].number} was best by the search score." if changed and by_confirmed[0] is not confirmed[0]
+               else "**The order changed** below the top; the best held." if changed
+               else "The order held: the confirmed means rank the trials as the search scores did.")
+    return ["", f"Confirmation: the top {len(confirmed)} trial(s) re-scored on further CV shuffles{seeds}; the best "
+            f"is chosen by the confirmed mean (not optimistic: those folds played no part in the selection). "
+            + verdict, "", *markdown_table(["", "trial", "search mean ± std", "confirmed mean ± std"], rows,
+                                           ["right"] * 4)]
 
 
 def _one_se(done: list[TrialRecord], best: TrialRecord) -> list[str]:

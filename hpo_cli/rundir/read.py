@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from hpo_cli.core.errors import InputError, Location
-from hpo_cli.core.results import COMPLETE, TrialRecord, ranks
+from hpo_cli.core.results import COMPLETE, TrialRecord, confirmed_winner, ranks
 from hpo_cli.rundir.paths import BEST_PARAMETERS, RUN_JSON, TRIALS_CSV, yaml_load
 from hpo_cli.storage.backend import STUDY_JOURNAL
 
@@ -44,6 +44,11 @@ class ModelTrials:
         """Complete trials with a score, best first (scores follow scikit-learn: greater is better)."""
         done = [t for t in self.trials if t.state == COMPLETE and _finite(t.mean_test_score)]
         return sorted(done, key=lambda t: (-(t.mean_test_score or 0.0), t.number))
+
+    def best(self) -> TrialRecord | None:
+        """The model's best: the confirmed winner under ``confirm:``, else the highest search mean."""
+        done = self.complete()
+        return confirmed_winner(self.trials) or (done[0] if done else None)
 
     def ranks(self) -> dict[int, int]:
         """Trial number -> ``rank_test_score``, the same ranks ``trials.csv`` was written with."""
@@ -72,8 +77,7 @@ class RunData:
 
     def best_trial(self, name: str) -> TrialRecord | None:
         mt = self.models.get(name)
-        done = mt.complete() if mt else []
-        return done[0] if done else None
+        return mt.best() if mt else None
 
     def best_params(self, name: str, best: TrialRecord | None) -> dict[str, Any]:
         """best_parameters.yaml's parameters (the values the estimator received, not CSV text) while they are
@@ -171,6 +175,8 @@ class _Columns:
             mean_score_time=_num(row.get("mean_score_time")), duration=_num(row.get("duration")),
             error=row.get("error") or None,
             datetime_start=row.get("datetime_start") or None, datetime_complete=row.get("datetime_complete") or None,
+            confirmed_mean=_score(_num(row.get("confirmed_mean_test_score"))),
+            confirmed_std=_num(row.get("confirmed_std_test_score")),
         )
 
 
@@ -196,6 +202,8 @@ def read_storage(url: str, run_dir: Path, spec_name: str | None) -> dict[str, Mo
         study = optuna.load_study(study_name=study_name, storage=backend)
         meta = study.user_attrs.get(store.STUDY_MODEL) or {}
         name = meta.get("name") or study_name.rsplit(".", 1)[-1]
+        if spec_name is not None and study_name != f"{spec_name}.{name}":
+            continue  # another spec whose name extends this one's (`exp.v2.m` is not spec `exp`'s model `v2.m`)
         records = []
         for trial in study.get_trials(deepcopy=False):
             if store.is_interrupted(trial):
@@ -204,6 +212,7 @@ def read_storage(url: str, run_dir: Path, spec_name: str | None) -> dict[str, Mo
             record.mean_test_score = _score(record.mean_test_score)
             record.split_scores = [float(s) for s in record.split_scores if _finite(s)]
             records.append(record)
+        store.apply_confirmation(records, study.user_attrs.get(store.STUDY_CONFIRM))
         mt = ModelTrials(name, records, study)
         mt.meta = meta
         mt.test = study.user_attrs.get(store.STUDY_TEST) or {}

@@ -20,6 +20,9 @@ from hpo_cli.core.results import ModelResult, ranks
 from hpo_cli.core.values import plain
 from hpo_cli.rundir.paths import BEST_PARAMETERS, RESULTS_MD, RUN_JSON, TRIALS_CSV, atomic_write_text
 
+#: ``confirm:``'s columns in trials.csv (only when some trial was confirmed): over the R further CV shuffles.
+CONFIRMED_COLUMNS = ["confirmed_mean_test_score", "confirmed_std_test_score"]
+
 
 def _cell(value: Any) -> Any:
     if value is None:
@@ -52,6 +55,8 @@ def trials_csv(results: list[ModelResult], param_order: list[str] | None = None)
     header += [f"split{k}_test_score" for k in range(n_splits)]
     for name in metric_names:
         header += [f"mean_test_{name}", f"std_test_{name}"]
+    confirmed = any(r.confirmed_mean is not None for m in results for r in m.trials)
+    header += CONFIRMED_COLUMNS if confirmed else []
     header += ["mean_fit_time", *(f"param_{p}" for p in params), "error"]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -65,16 +70,23 @@ def trials_csv(results: list[ModelResult], param_order: list[str] | None = None)
             for name in metric_names:
                 info = r.metrics.get(name) or {}
                 row += [_cell(info.get("mean")), _cell(info.get("std"))]
+            row += [_cell(r.confirmed_mean), _cell(r.confirmed_std)] if confirmed else []
             row += [_cell(r.mean_fit_time), *(_param_cell(r.params, p) for p in params), r.error or ""]
             writer.writerow(row)
     return buf.getvalue()
 
 
 def best_model_name(results: list[ModelResult]) -> str | None:
-    """The model whose best trial scored highest (first in spec order on a tie)."""
+    """The model whose best trial scored highest (first in spec order on a tie).
+
+    When every model's best was confirmed (``confirm:``), their confirmed means are compared: a search
+    mean is optimistic against a confirmed one, so the two are never mixed.
+    """
     best: tuple[float, str] | None = None
+    bests = [m.best for m in results if m.best is not None]
+    confirmed = bool(bests) and all(b.confirmed_mean is not None for b in bests)
     for m in results:
-        score = m.best.mean_test_score if m.best is not None else None
+        score = (m.best.confirmed_mean if confirmed else m.best.mean_test_score) if m.best is not None else None
         if score is not None and (best is None or score > best[0]):
             best = (score, m.name)
     return best[1] if best else None
@@ -93,6 +105,9 @@ def best_parameters(results: list[ModelResult], metric: str, with_test: bool) ->
             "mean_test_score": plain(m.best.mean_test_score) if m.best else None,
             "std_test_score": plain(m.best.std_test_score) if m.best else None,
         }
+        if m.best is not None and m.best.confirmed_mean is not None:
+            entry["confirmed_mean_test_score"] = plain(m.best.confirmed_mean)
+            entry["confirmed_std_test_score"] = plain(m.best.confirmed_std)
         if with_test:
             entry["test_score"] = plain(m.test_score)
         entry["n_trials"] = len(m.trials)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from hpo_cli.core.results import COMPLETE, FAIL, FittedBest, ModelResult
+from hpo_cli.core.results import COMPLETE, FAIL, FittedBest, ModelResult, confirmed_winner
 from hpo_cli.problem import space
 from hpo_cli.problem.data import Dataset
 from hpo_cli.problem.estimators import effective_init_params, estimator_dotted
@@ -134,7 +134,7 @@ def refit_best(prep: Prepared, result: ModelResult, study: Any, dataset: Dataset
         on_test = dataset.X_test is not None
         X_eval, y_eval = (dataset.X_test, dataset.y_test) if on_test else (dataset.X, dataset.y)
         events.emit("best_refitted", FittedBest(result.name, estimator, dataset.frame(X_eval), y_eval, dataset.task,
-                                                on_test))
+                                                on_test, result.best.number))
     if test_score is not None:
         study.set_user_attr(st.STUDY_TEST, {"score": test_score, "metrics": test_metrics})
 
@@ -156,7 +156,8 @@ def stored_result(spec: Spec, model: ModelSpec, study: Any) -> ModelResult:
     name = study_name(spec, model)
     result = _result(spec, model, name, [st.record_from_trial(model.name, t) for t in st.finished_trials(study)])
     test = study.user_attrs.get(st.STUDY_TEST) or {}
-    result.best, result.test_score, result.test_metrics = best_of(result.trials), test.get("score"), \
-        test.get("metrics") or {}
+    st.apply_confirmation(result.trials, study.user_attrs.get(st.STUDY_CONFIRM))
+    result.best = confirmed_winner(result.trials) or best_of(result.trials)
+    result.test_score, result.test_metrics = test.get("score"), test.get("metrics") or {}
     result.stop_reason = "earlier run"
     return result

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from hpo_cli.core.errors import InputError, Location
+from hpo_cli.core.text import preview
 
 PathKey = tuple[str | int, ...]
 
@@ -48,12 +49,6 @@ _NONFINITE = re.compile(r"[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
 _JSON_NONFINITE = {"NaN", "Infinity", "-Infinity", "+Infinity"}
 
 
-def preview(text: str, limit: int = 40) -> str:
-    """At most ``limit`` characters of the user's text, for a message (a file may hold secrets or megabytes)."""
-    text = str(text)
-    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
-
-
 @dataclass
 class Composed:
     """The data, and positions: ``values``/``keys`` where written, ``links`` alias use -> anchor path."""
@@ -62,6 +57,7 @@ class Composed:
     values: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     keys: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     links: dict[PathKey, PathKey] = field(default_factory=dict)
+    anchored: set[PathKey] = field(default_factory=set)  # where an anchor (&name) was set
 
 
 @dataclass
@@ -170,6 +166,7 @@ class _Composer:
         built = _Built(value, 1, 0, mark, path)
         if event.anchor:
             self.anchors[event.anchor] = built
+            self.out.anchored.add(path)
         self._deliver(built, mark, is_key, plain=event.tag is None and event.implicit[0])
 
     def _alias(self, name: str, mark: tuple[int, int]) -> None:
@@ -203,6 +200,7 @@ class _Composer:
                        isinstance(frame.value, dict))
         if frame.anchor:
             self.anchors[frame.anchor] = built
+            self.out.anchored.add(frame.path)
         if self.stack:
             parent = self.stack[-1]
             parent.size += built.size

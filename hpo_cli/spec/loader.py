@@ -20,7 +20,8 @@ from typing import Any
 import yaml
 
 from hpo_cli.core.errors import InputError, Location
-from hpo_cli.spec.compose import MAX_DEPTH, PathKey, compose, preview
+from hpo_cli.core.text import preview
+from hpo_cli.spec.compose import MAX_DEPTH, PathKey, compose
 
 MAX_BYTES = 5_000_000  # a spec describes a search; the largest example is a few kilobytes
 
@@ -40,6 +41,7 @@ class Document:
     origins: dict[PathKey, PathKey] = field(default_factory=dict)
     written: dict[PathKey, PathKey] = field(default_factory=dict)
     sha256: str = ""  # of the bytes read, so the file is read once
+    anchored: set[PathKey] = field(default_factory=set)  # values that carry a YAML anchor (&name)
 
     def _linked(self, path: PathKey) -> PathKey | None:
         """``path`` through its longest linked prefix, or None when no prefix is linked."""
@@ -159,7 +161,7 @@ def parse_text(text: str, file: str) -> Document:
     except yaml.YAMLError as exc:
         raise InputError(f"invalid YAML: {preview(str(exc).splitlines()[0], 120)}", Location(file)) from None
     return Document(file=file, data=composed.data, values=composed.values, keys=composed.keys,
-                    links=composed.links)
+                    links=composed.links, anchored=composed.anchored)
 
 
 def load_document(path: str | Path) -> Document:

@@ -13,9 +13,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from hpo_cli.core.errors import Problem
-from hpo_cli.core.text import suggest
-from hpo_cli.spec.compose import preview
+from hpo_cli.core.text import preview, suggest
 from hpo_cli.spec.loader import Document, PathKey, dotted, origin_of, written_path
+from hpo_cli.spec.models import MODEL_NAME_PATTERN
 
 
 def _real_path(data: Any, loc: tuple[Any, ...]) -> PathKey:
@@ -78,6 +78,9 @@ def _message(err: dict[str, Any], path: PathKey, fields: dict[str, tuple[str, ..
         return f"must be {word} {bound}, got {preview(repr(err.get('input')), 60)}"
     if kind == "string_pattern_mismatch":
         got = preview(repr(err.get("input")), 60)
+        if err.get("ctx", {}).get("pattern") == MODEL_NAME_PATTERN:
+            return (f"{got} may only hold letters, digits, '_' and '-' (it names files and the study "
+                    f"<spec name>.<model name>, so a '.' would make two models' studies collide)")
         return f"{got} may only hold letters, digits, '_', '.' and '-' (it names files and studies)"
     if kind == "finite_number":
         return f"must be a finite number, got {preview(repr(err.get('input')), 40)}"
@@ -118,7 +121,10 @@ def validation_problems(exc: ValidationError, doc: Document, data: dict[str, Any
         origin = origin_of(doc, path)
         is_key = err["type"] in ("extra_forbidden",)
         location = doc.locate(origin[:-1]) if err["type"] == "missing" else doc.locate(origin, key=is_key)
-        problem = Problem(_message(err, path, fields), location, dotted(written_path(doc, origin)))
+        message = _message(err, path, fields)
+        if err["type"] == "extra_forbidden" and len(path) == 1 and path in doc.anchored:
+            message += f"; a block shared through its anchor goes under a key starting with x- (x-{path[0]})"
+        problem = Problem(message, location, dotted(written_path(doc, origin)))
         ident = (str(problem.location), problem.message)
         if ident not in seen:
             seen.add(ident)

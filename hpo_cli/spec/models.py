@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from hpo_cli.core.errors import Location, Problem
 from hpo_cli.spec.duration import parse_duration
 from hpo_cli.spec.loader import Document, PathKey, dotted, origin_of, written_path
-from hpo_cli.spec.pruning import NonePruner, PrunerSpec
+from hpo_cli.spec.pruning import ConfirmSpec, NonePruner, PrunerSpec
 
 #: Search methods: the spec's ``method``, ``--method`` and ``hpo validate`` all read this one list.
 Method = Literal["grid", "random", "tpe", "qmc", "cmaes", "gp", "nsga2"]
@@ -25,6 +25,9 @@ INTERNAL_FIELDS = frozenset({"path", "sha256", "doc", "data_from_cli"})  # set b
 DEFAULT_SEED = 42
 DEFAULT_TRIALS = 50
 MAX_CHOICES = 10_000  # choices of one categorical parameter (a search, not a data file)
+#: A model's study is ``<spec name>.<model name>``: spec names may hold '.', model names may not, so the last
+#: '.' splits them and no two (spec, model) pairs share a study (``a.b`` + ``c`` vs ``a`` + ``b.c``).
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9_\-]+$"
 MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's random_state take 0 .. 2**32 - 1
 
 
@@ -108,7 +111,7 @@ class BudgetSpec(StrictModel):
 class ModelSpec(StrictModel):
     """One model's search, with ``defaults`` already merged in."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    name: str = Field(pattern=MODEL_NAME_PATTERN)
     class_: str = Field(alias="class", min_length=1)
     init_params: dict[str, Any] = Field(default_factory=dict)
     preprocess: list[str | dict[str, dict[str, Any] | None]] = Field(default_factory=list)
@@ -119,6 +122,7 @@ class ModelSpec(StrictModel):
     metrics: list[str] = Field(default_factory=list)
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     pruner: PrunerSpec = Field(default_factory=lambda: NonePruner(type="none"))  # spec.pruning
+    confirm: ConfirmSpec | None = None  # off unless given (search.confirm)
     seed: int = Field(DEFAULT_SEED, ge=0, le=MAX_SEED)  # numpy's seed range
     startup_trials: int | None = Field(None, gt=0)
 
@@ -145,6 +149,7 @@ class MlflowSpec(StrictModel):
     experiment: str | None = None
     log_models: Literal["best", "none"] = "best"
     max_child_runs: int | None = Field(None, gt=0)  # keep the top K and the failures as child runs
+    register_as: str | None = Field(None, alias="register", min_length=1)  # registry name (the winner's best)
 
 
 class TrackingSpec(StrictModel):

@@ -111,6 +111,8 @@ def normalize(doc: Document, file_stem: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError("a spec is a mapping with at least a `models:` list", doc.locate(()))
     data.pop("$schema", None)  # an editor's pointer to specs/schema.json (JSON files have no comments)
+    for key in [k for k in data if isinstance(k, str) and k.startswith("x-")]:
+        del data[key]  # a block shared through YAML anchors (`x-base: &base`), as in docker compose files
     data.setdefault("name", re.sub(r"[^A-Za-z0-9_.\-]", "-", file_stem))
     models = data.get("models")
     if isinstance(models, list):

@@ -73,6 +73,8 @@ def spec_json_schema() -> dict[str, Any]:
     schema["required"] = [r for r in schema.get("required", []) if r != "name"]  # default: the file's stem
     schema["properties"] = {"$schema": {"type": "string", "description": "this schema, for editors"},
                             **schema["properties"]}
+    schema["patternProperties"] = {"^x-": {"description": "ignored: a block shared through YAML anchors and "
+                                           "merge keys (x-base: &base, then <<: *base in a model)"}}
     defs["FloatParam"] = _range_param(defs, "FloatParam")
     defs["IntParam"] = _range_param(defs, "IntParam")
     defs["CategoricalParam"] = _categorical_param(defs)

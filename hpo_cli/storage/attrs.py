@@ -16,7 +16,9 @@ Trial user attributes (written once per trial, one journal line each):
 
 Study user attributes: ``hpo_model`` (name, estimator, init_params, metric, metrics, method, cv, n_splits,
 seed, space), ``hpo_identity`` (what ``--resume`` and ``--join`` compare: ``storage.identity``), once
-the model finished ``hpo_test`` (``{"score": f, "metrics": {...}}``), and with MLflow
+the model finished ``hpo_test`` (``{"score": f, "metrics": {...}}``), with ``confirm:`` ``hpo_confirm``
+(``{"top": K, "repeats": R, "seeds": [...], "trials": {number: {"mean": f, "std": f, "splits": [[...] per
+seed]}}}``: the re-scored configurations, which are not trials), and with MLflow
 tracking ``mlflow_parent_run_id`` (the model's parent run, shared by ``--resume`` and workers).
 
 Reading goes through :func:`record_from_trial`: above the storage a trial is a ``TrialRecord``, never an
@@ -40,6 +42,7 @@ STUDY_MODEL = "hpo_model"
 STUDY_TEST = "hpo_test"
 STUDY_MLFLOW_PARENT = "mlflow_parent_run_id"
 STUDY_IDENTITY = "hpo_identity"
+STUDY_CONFIRM = "hpo_confirm"
 STUDY_QUEUE = "hpo_queue"
 STUDY_STOP = "hpo_stop"
 ATTR_WORKER = "hpo_worker"
@@ -111,3 +114,12 @@ def fail_stale_trials(study: optuna.Study) -> int:
             study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
             n += 1
     return n
+
+
+def apply_confirmation(records: list[TrialRecord], confirm: dict[str, Any] | None) -> None:
+    """Put the study's ``hpo_confirm`` means and stds on the records of the trials it re-scored."""
+    trials = (confirm or {}).get("trials") or {}
+    for record in records:
+        entry = trials.get(str(record.number))
+        if entry:
+            record.confirmed_mean, record.confirmed_std = entry.get("mean"), entry.get("std")

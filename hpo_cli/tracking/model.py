@@ -56,17 +56,21 @@ def _head(X: Any, n: int) -> Any:
     return X.head(n) if hasattr(X, "head") else X[:n]
 
 
-def log_model(run_id: str, estimator: Any, X_sample: Any) -> str:
+def log_model(run_id: str, estimator: Any, X_sample: Any, params: dict[str, str] | None = None,
+              tags: dict[str, str] | None = None) -> str:
     """Log the fitted model on the parent run with signature and input example; returns its model URI.
 
-    MLflow 3 stores models as LoggedModels linked to the run: load them with the returned
-    ``models:/<id>`` URI (kept in the parent's ``hpo.model_uri`` tag).
+    MLflow 3 stores models as LoggedModels linked to the run, in the experiment the writer set as
+    current (the run's; ``worker.connect``), so the experiment's Models tab lists it. Load it with the
+    returned ``models:/<id>`` URI (kept in the parent's ``hpo.model_uri`` tag). ``params`` (the best
+    parameters) and ``tags`` show on the logged model's page.
     """
     from mlflow.models import infer_signature
 
     example = _head(X_sample, INPUT_EXAMPLE_ROWS)
     signature = infer_signature(example, estimator.predict(example))
-    common = {"name": "model", "run_id": run_id, "signature": signature, "input_example": example}
+    common = {"name": "model", "run_id": run_id, "signature": signature, "input_example": example,
+              "params": params, "tags": tags}
     if is_xgboost(estimator):
         import mlflow.xgboost
 

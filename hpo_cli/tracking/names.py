@@ -155,6 +155,12 @@ def parent_summary(result: ModelResult) -> tuple[dict[str, float], dict[str, str
     if best is not None:
         metrics.update({f"best_{k}": v for k, v in trial_metrics(best).items()})
         metrics["best_trial"] = float(best.number)
+        if _number(best.confirmed_mean):  # confirm: the winner's mean and std over the further CV shuffles
+            metrics["best_confirmed_mean_test_score"] = float(best.confirmed_mean)  # type: ignore[arg-type]
+            metrics["best_confirmed_std_test_score"] = float(best.confirmed_std or 0.0)
+            search_best = max((r for r in result.trials if r.state == "COMPLETE" and r.mean_test_score is not None),
+                              key=lambda r: (r.mean_test_score, -r.number))
+            tags["hpo.confirm.order_changed"] = str(search_best.number != best.number).lower()
         tags["hpo.best_trial"] = str(best.number)
         tags.update({f"hpo.best.{k}": param_value(v) for k, v in best.params.items()})
     if _number(result.test_score):

@@ -41,9 +41,7 @@ Guarantees and choices:
 from __future__ import annotations
 
 import logging
-import os
 import pickle
-import time
 from pathlib import Path
 from typing import Any
 
@@ -52,42 +50,16 @@ from hpo_cli.core.options import TuneOptions
 from hpo_cli.core.results import FittedBest, ModelResult, RunObserver, RunResult, TrialRecord
 from hpo_cli.spec.models import Spec
 from hpo_cli.tracking import names as ml
+from hpo_cli.tracking.drain import DrainProgress, stall_seconds
+from hpo_cli.tracking.notes import describe_parents, experiment_note
 from hpo_cli.tracking.runtree import ModelRuns, Partial, RunTree
 from hpo_cli.tracking.setup import resolve_tracking_uri, tracking_enabled
 from hpo_cli.tracking.worker import Channel, Lost
 
 __all__ = ["Tracker", "open_tracker", "resolve_tracking_uri", "tracking_enabled"]
 
-STALL_ENV = "HPO_TRACKING_STALL"
-DEFAULT_STALL = 120.0  # seconds without any answer from the writer before the store counts as lost
 CONNECT_TIMEOUT = 120.0  # a fresh interpreter importing mlflow and creating the SQLite tables, on a busy machine
 _log = logging.getLogger("hpo.tracking")
-
-
-def stall_seconds() -> float:
-    """``HPO_TRACKING_STALL`` seconds, else 120: how long a silent writer is waited for (a model upload is slow)."""
-    try:
-        value = float(os.environ.get(STALL_ENV, DEFAULT_STALL))
-    except ValueError:
-        return DEFAULT_STALL
-    return value if value > 0 else DEFAULT_STALL
-
-
-class _DrainProgress:
-    """What the user sees while the run waits for queued writes: a line after 3 s, then every 10 s."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        self.start = time.monotonic()
-        self.last: float | None = None
-
-    def __call__(self, pending: int) -> None:
-        now = time.monotonic()
-        if self.quiet or now - self.start < 3 or (self.last is not None and now - self.last < 10):
-            return
-        self.last = now
-        _log.warning("MLflow: writing the queued runs, %d left (%.0fs; Ctrl-C stops, --resume logs the rest)",
-                     max(pending - 1, 0), now - self.start)
 
 
 def open_tracker(spec: Spec, options: TuneOptions, run_dir: Path) -> Tracker:
@@ -104,6 +76,7 @@ def open_tracker(spec: Spec, options: TuneOptions, run_dir: Path) -> Tracker:
     except Lost as exc:
         tracker.channel.stop()
         raise unusable(uri, source, where, str(exc)) from None
+    tracker._send("experiment_note", experiment_note(spec, run_dir), critical=False)
     return tracker
 
 
@@ -149,7 +122,7 @@ class Tracker(RunObserver):
         """Wait until every queued write is done, as long as the writer makes progress; False if it stalled."""
         try:
             self.channel.call("flush", stall=stall_seconds(), critical=False,
-                              progress=_DrainProgress(self.options.quiet) if progress else None)
+                              progress=DrainProgress(self.options.quiet) if progress else None)
         except Lost:
             return self.failed
         return True
@@ -268,8 +241,19 @@ class Tracker(RunObserver):
         except Exception as exc:
             self._warn(f"MLflow: the best model of {fitted.model} cannot be pickled, not logged: {exc}")
             return
+        params = {str(k): ml.param_value(v) for k, v in self._best_params(fitted).items()}
         self._send("best_model", runs.parent_id, fitted.estimator, fitted.X, fitted.y, fitted.task, fitted.on_test,
-                   self.spec.tracking.mlflow.log_models != "none", critical=False)
+                   self.spec.tracking.mlflow.log_models != "none", fitted.trial, params, critical=False)
+
+    @staticmethod
+    def _best_params(fitted: FittedBest) -> dict[str, Any]:
+        """The refitted estimator's own parameters (the final step's, for a Pipeline): the logged model's params."""
+        from hpo_cli.tracking.model import final_estimator
+
+        try:
+            return dict(final_estimator(fitted.estimator).get_params(deep=False))
+        except Exception:  # not a scikit-learn estimator: the model page simply shows none
+            return {}
 
     def log_artifacts(self, model: str, paths: list[Path], artifact_path: str | None = None) -> None:
         """Queue files for the model's parent run (missing ones are skipped)."""
@@ -299,11 +283,20 @@ class Tracker(RunObserver):
                 self._send("log", runs.parent_id, None, tags)
                 self.log_artifacts(runs.name, ml.run_folder_files(self.spec.path, self.run_dir))
                 self.log_artifacts(runs.name, plots, "plots")
+            describe_parents(self, self.options.storage or self.spec.storage)
+            self._register(result.best_model)
         self._drain()
         if self.failed and self.failure:
             result.exit_code = result.exit_code or 1
             if self.failure not in result.warnings:
                 result.warnings.append(self.failure)
+
+    def _register(self, winner: str | None) -> None:
+        """``tracking.mlflow.register``: the winner's logged model becomes a new version (once per model)."""
+        name = self.spec.tracking.mlflow.register_as
+        runs = self.tree.model(winner) if winner else None
+        if name and runs is not None and runs.parent_id and self.spec.tracking.mlflow.log_models != "none":
+            self._send("register", runs.parent_id, name, critical=False)
 
     @property
     def run_ids(self) -> dict[str, str]:

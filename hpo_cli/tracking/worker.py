@@ -29,6 +29,7 @@ from typing import Any, BinaryIO
 
 from hpo_cli.problem.threads import thread_env
 from hpo_cli.tracking import names as ml
+from hpo_cli.tracking import publish
 
 
 class Context:
@@ -43,6 +44,9 @@ def connect(uri: str, experiment: str, env: dict[str, str]) -> tuple[Context, st
     from hpo_cli.tracking.setup import connect_store
 
     client, experiment_id = connect_store(uri, experiment, env)
+    import mlflow
+
+    mlflow.set_experiment(experiment_id=experiment_id)  # where mlflow.<flavour>.log_model puts logged models
     return Context(client, experiment_id), experiment_id
 
 
@@ -117,20 +121,11 @@ def op_artifacts(ctx: Context, run_id: str, paths: list[str], artifact_path: str
             ctx.client.log_artifact(run_id, path, artifact_path)
 
 
-def op_best_model(ctx: Context, run_id: str, estimator: Any, X: Any, y: Any, task: str, on_test: bool,
-                  log_models: bool) -> None:
-    from hpo_cli.tracking.model import log_diagnostics, log_model
-
-    if log_models:
-        ctx.client.set_tag(run_id, "hpo.model_uri", log_model(run_id, estimator, X))
-    log_diagnostics(ctx.client, run_id, estimator, X, y, task, on_test)
-
-
 def op_flush(ctx: Context) -> None:
     """Nothing: its reply says every earlier request is done."""
 
 
-OPS = {name.removeprefix("op_"): fn for name, fn in globals().items() if name.startswith("op_")}
+OPS = {name.removeprefix("op_"): fn for name, fn in globals().items() if name.startswith("op_")} | publish.OPS
 
 
 def serve(requests: BinaryIO, replies: BinaryIO, uri: str, experiment: str) -> None:
@@ -152,6 +147,7 @@ def serve(requests: BinaryIO, replies: BinaryIO, uri: str, experiment: str) -> N
     reply(0, True, experiment_id)
     with contextlib.suppress(OSError):  # imports done: from now on the search comes first (issue 9)
         os.nice(10)
+    publish.warm_imports()  # while the search runs: logging the best model needs them at its end
     lost = False
     while True:
         try:

@@ -2,7 +2,8 @@
 
 Owns: the spec as this run sees it (command-line overrides) and the checks before anything is written
 (``prepare``), and the run itself: storage, per model the search and refit, tracking, the run folder
-written after every model (``run``).
+written after every model (``run``); the coordinator of ``--workers``/``--join`` (``parallel``) and its worker
+process (``worker_main``).
 
 May import: every stage below the CLI: core, spec, problem, storage, search, checks, rundir, report, tracking.
 """

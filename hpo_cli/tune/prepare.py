@@ -6,6 +6,7 @@ Everything that can be wrong with the input (spec, overrides, estimators, data, 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from hpo_cli.checks.validate import check_spec
@@ -77,6 +78,24 @@ def task_of_models(spec: Spec, selected: list[int]) -> str:
         raise InputError(spec.problem(("models", first, "class"), "the models mix classifiers and regressors on "
                                                                   "one target; set data.task or split the spec"))
     return kinds.pop()
+
+
+def check_output_dir(spec: Spec, options: TuneOptions, run_dir: Path) -> None:
+    """The run folder can be written (not a file, not below one, not read-only, not /proc): else exit 2, now.
+
+    Blamed on ``--output`` when given, else on the spec's ``output`` key, else on the default folder.
+    """
+    from hpo_cli.rundir.access import unwritable_dir
+
+    reason = unwritable_dir(run_dir)
+    if reason is None:
+        return
+    message = f"cannot write the run folder {run_dir}: {reason}"
+    if options.output is not None:
+        raise InputError(message, Location("--output"))
+    if spec.output:
+        raise InputError(spec.problem(("output",), message))
+    raise InputError(f"{message} (set another with --output or the spec's `output`)", spec.locate(()), "output")
 
 
 def check_workers(spec: Spec, options: TuneOptions) -> None:

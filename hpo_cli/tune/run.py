@@ -24,6 +24,7 @@ from hpo_cli.report.markdown import results_markdown
 from hpo_cli.rundir import writers
 from hpo_cli.rundir.lock import RunFolderLock
 from hpo_cli.rundir.provenance import RunInfo
+from hpo_cli.search.confirm import confirm_top
 from hpo_cli.search.evaluate import metric_label
 from hpo_cli.search.loop import earlier_result, refit_best, search_model, study_name
 from hpo_cli.search.observers import Observers
@@ -34,7 +35,7 @@ from hpo_cli.spec.models import Spec
 from hpo_cli.storage.backend import delete_study_if_exists, open_storage, storage_url
 from hpo_cli.tune.ownership import check_existing_studies, wait_for_join
 from hpo_cli.tune.parallel import Coordinator, queue_mode
-from hpo_cli.tune.prepare import apply_overrides, check, check_workers, task_of_models
+from hpo_cli.tune.prepare import apply_overrides, check, check_output_dir, check_workers, task_of_models
 
 
 def failure_summary(result: ModelResult) -> str:
@@ -73,6 +74,7 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
     prepared = [prepare_model(spec, i, dataset, threads) for i in selected]
     metric = metric_label(spec.models[selected[0]].metric, task)
     run_dir = spec.output_dir
+    check_output_dir(spec, options, run_dir)
     tracker = _open_tracker(spec, options, run_dir)
     # Nothing was written up to here: bad input exits 2 with the run folder untouched.
     events = Observers([*(observers or []), tracker], warnings_out)
@@ -145,6 +147,7 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
                 searches = one_by_one()
             for prep, (model_result, study) in zip(prepared, searches, strict=False):
                 if model_result.stop_reason != "interrupted" and not options.join:  # the first process ends a model
+                    confirm_top(prep, model_result, study, warnings_out)  # before the refit: it may change the best
                     refit_best(prep, model_result, study, dataset, events, warnings_out)
                 done[model_result.name] = model_result
                 if model_result.n_complete == 0 and model_result.trials and model_result.stop_reason != "interrupted":

@@ -1,0 +1,99 @@
+"""Tracking's fixed cost: what MLflow adds to a whole ``hpo tune`` beyond its per-trial cost (issue 13).
+
+The 12-point grid of a scaled logistic regression on breast_cancer (5 stratified folds, the ``overhead``
+section's spec) run by the real command line, interpreter start-up included, three ways, alternating:
+
+- ``--no-mlflow``: the baseline;
+- local store, existing: ``--tracking-uri sqlite:///…/mlflow.db`` on a store that already holds the
+  experiment (what a user's second run meets);
+- local store, fresh: a new SQLite file each time (MLflow creates its tables: the first run's cost).
+
+``added`` is the median wall time minus the baseline's median. The per-trial part of it is 12 child
+runs written by the writer process (a few ms each, see the ``tracking`` section); the rest is the fixed
+cost: the writer's start and imports, the refitted model's logging (skops, signature, input example),
+diagnostics plots and artifacts, and the final flush. Target: about 1 s or less (existing store).
+CPU columns: user + system time of ``hpo`` and its writer process (``RUSAGE_CHILDREN``): on a loaded
+machine wall times stretch with the load, CPU time much less; with a free core the writer's CPU overlaps
+the search and does not add to the wall time.
+
+Runnable alone (``python bench/bench_mlflow_fixed.py [REPS]``); ``rows()`` returns the rows for bench/run.py.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _spec() -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from run import overhead_spec  # the 12-point grid, one definition
+
+    spec = overhead_spec()
+    spec["name"] = "bench-mlflow-fixed"
+    spec["tracking"] = {"mlflow": True}
+    return spec
+
+
+def _tune(spec_path: Path, run_dir: Path, extra: list[str]) -> tuple[float, float]:
+    """(wall s, CPU s of hpo and its writer process): CPU is the figure a loaded machine distorts least."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "hpo_cli", "tune", str(spec_path), "--output", str(run_dir),
+                           "--quiet", *extra], capture_output=True, text=True, check=False, env=env,
+                          cwd=spec_path.parent)
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise RuntimeError(f"hpo tune {' '.join(extra)} failed ({proc.returncode}): {proc.stderr[-1500:]}")
+    return seconds, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
+def rows(reps: int = 5) -> list[list[Any]]:
+    """Per variant: reps, min and median wall s, added wall s and ratio (medians), median CPU s, added CPU s."""
+    times: dict[str, list[tuple[float, float]]] = {"--no-mlflow": [], "local store, existing": [],
+                                                   "local store, fresh": []}
+    with tempfile.TemporaryDirectory(prefix="hpo-bench-mlflow-") as tmp:
+        d = Path(tmp)
+        spec_path = d / "spec.yaml"
+        spec_path.write_text(yaml.safe_dump(_spec(), sort_keys=False), encoding="utf-8")
+        existing = f"sqlite:///{d / 'existing.db'}"
+        _tune(spec_path, d / "warm", ["--tracking-uri", existing])  # creates the store; warms the disk cache
+        for rep in range(reps):
+            times["--no-mlflow"].append(_tune(spec_path, d / f"a{rep}", ["--no-mlflow"]))
+            times["local store, existing"].append(_tune(spec_path, d / f"b{rep}", ["--tracking-uri", existing]))
+            fresh = f"sqlite:///{d / f'fresh{rep}.db'}"
+            times["local store, fresh"].append(_tune(spec_path, d / f"c{rep}", ["--tracking-uri", fresh]))
+    base = statistics.median(w for w, _ in times["--no-mlflow"])
+    base_cpu = statistics.median(c for _, c in times["--no-mlflow"])
+    out = []
+    for name, values in times.items():
+        walls, cpus = [w for w, _ in values], [c for _, c in values]
+        med, cpu = statistics.median(walls), statistics.median(cpus)
+        out.append([name, len(values), round(min(walls), 2), round(med, 2), round(med - base, 2),
+                    round(med / base, 2), round(cpu, 2), round(cpu - base_cpu, 2)])
+    return out
+
+
+def markdown(table: list[list[Any]]) -> str:
+    from tabulate import tabulate
+
+    headers = ["hpo tune (CLI, 12-point grid)", "reps", "min wall s", "median wall s", "added wall s (median)",
+               "ratio (median wall)", "median CPU s", "added CPU s (median)"]
+    return tabulate(table, headers=headers, tablefmt="github")
+
+
+if __name__ == "__main__":
+    print(markdown(rows(int(sys.argv[1]) if len(sys.argv) > 1 else 5)))

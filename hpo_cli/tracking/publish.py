@@ -1,0 +1,124 @@
+"""What the writer process publishes for people browsing MLflow: the logged best model, the registry, notes.
+
+Kept apart from ``worker`` (the process, its protocol and the run tree's writes) because these requests
+are about how a run reads in the MLflow UI, not about exactly-once trial bookkeeping:
+
+- the refitted best model as an MLflow 3 *logged model* in the run's experiment (the Models tab),
+  linked to its parent run, logged once per best trial (a ``--resume`` that keeps the best logs nothing);
+- the winner's model registered under ``tracking.mlflow.register`` (one version per logged model, with
+  the parent run's ``hpo.*`` tags);
+- descriptions: the experiment's ``mlflow.note.content`` (which spec and run folder feed it) — the
+  parent's description is an ordinary tag sent through ``worker``'s ``log``;
+- ``warm_imports``: the heavy imports the model logging needs, done on a thread while the search runs.
+
+Each ``op_*`` takes the worker's ``Context`` first; ``worker.OPS`` serves them. mlflow is imported inside.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any
+
+from hpo_cli.tracking.notes import NOTE_TAG
+
+#: Set on the parent once its best model is logged: the best trial's number and the model's URI.
+MODEL_TRIAL_TAG = "hpo.model_trial"
+MODEL_URI_TAG = "hpo.model_uri"
+#: Marks an experiment description hpo wrote (a user's own description is never overwritten).
+NOTE_MARK = "<!-- hpo -->"
+MAX_VERSION_TAG = 5000  # the registry's limit on a model-version tag value
+
+
+def warm_imports() -> threading.Thread:
+    """Import what logging a model and its diagnostics needs, on a thread, while the search runs.
+
+    Measured (bench/bench_mlflow_fixed.py): these imports, and MLflow's one scan of the installed
+    packages when it checks a model's requirements, were most of tracking's fixed cost, spent after the
+    search in series with it.
+    """
+
+    def work() -> None:
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot  # noqa: F401
+            import mlflow.models  # noqa: F401
+            import mlflow.pyfunc  # noqa: F401
+            import mlflow.sklearn  # noqa: F401
+            import sklearn.metrics  # noqa: F401
+        except Exception:  # a missing optional package is met again, and reported, where it is used
+            return
+        with contextlib.suppress(ImportError):
+            import skops.io  # noqa: F401
+        with contextlib.suppress(Exception):  # MLflow's map of installed packages (private: may move)
+            from mlflow.utils.requirements_utils import _init_packages_to_modules_map
+
+            _init_packages_to_modules_map()  # scans every installed distribution once: ~70% of log_model
+
+    thread = threading.Thread(target=work, name="hpo-mlflow-warm", daemon=True)
+    thread.start()
+    return thread
+
+
+def op_best_model(ctx: Any, run_id: str, estimator: Any, X: Any, y: Any, task: str, on_test: bool,
+                  log_models: bool, trial: int | None, params: dict[str, str]) -> None:
+    """Log the refitted best model (unless the parent already has this trial's) and its diagnostics."""
+    from hpo_cli.tracking.model import log_diagnostics, log_model
+
+    tags = ctx.client.get_run(run_id).data.tags
+    if trial is not None and tags.get(MODEL_TRIAL_TAG) == str(trial) and (tags.get(MODEL_URI_TAG) or not log_models):
+        return  # --resume kept the same best: logged already
+    if log_models:
+        model_tags = {k: v for k in ("hpo.model", "hpo.estimator", "hpo.study_name") if (v := tags.get(k))}
+        uri = log_model(run_id, estimator, X, params=params, tags={**model_tags, MODEL_TRIAL_TAG: str(trial)})
+        ctx.client.set_tag(run_id, MODEL_URI_TAG, uri)
+    log_diagnostics(ctx.client, run_id, estimator, X, y, task, on_test)
+    if trial is not None:
+        ctx.client.set_tag(run_id, MODEL_TRIAL_TAG, str(trial))
+
+
+def op_register(ctx: Any, run_id: str, name: str) -> str:
+    """Register the parent's logged model under ``name``; a model already registered there is not added twice.
+
+    Returns what happened (``version N`` or ``already version N``), raises when the parent has no model.
+    """
+    from mlflow.exceptions import MlflowException
+
+    run = ctx.client.get_run(run_id)
+    uri = run.data.tags.get(MODEL_URI_TAG)
+    if not uri:
+        raise RuntimeError(f"run {run_id} has no logged model to register (log_models: none, or logging failed)")
+    model_id = uri.removeprefix("models:/")
+    try:
+        ctx.client.create_registered_model(name, description="Best models found by hpo (`hpo tune`).")
+    except MlflowException as exc:
+        if "RESOURCE_ALREADY_EXISTS" not in str(exc.error_code) and "already exists" not in str(exc):
+            raise
+    for version in ctx.client.search_model_versions(f"name = '{_quote(name)}'"):
+        if getattr(version, "model_id", None) == model_id or version.source == uri:
+            return f"already version {version.version}"
+    tags = {k: v[:MAX_VERSION_TAG] for k, v in run.data.tags.items()
+            if k.startswith("hpo.") or k in ("mlflow.source.name", "mlflow.source.git.commit")}
+    version = ctx.client.create_model_version(name, source=uri, run_id=run_id, tags=tags, model_id=model_id,
+                                              description=f"hpo: best of {tags.get('hpo.model', '?')} "
+                                                          f"(trial {tags.get(MODEL_TRIAL_TAG, '?')})",
+                                              await_creation_for=0)
+    return f"version {version.version}"
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "\\'")
+
+
+def op_experiment_note(ctx: Any, text: str) -> None:
+    """Describe the experiment (its ``mlflow.note.content``) unless someone else wrote its description."""
+    experiment = ctx.client.get_experiment(ctx.experiment_id)
+    current = experiment.tags.get(NOTE_TAG, "")
+    if current and NOTE_MARK not in current:
+        return
+    ctx.client.set_experiment_tag(ctx.experiment_id, NOTE_TAG, f"{text}\n\n{NOTE_MARK}")
+
+
+OPS = {name.removeprefix("op_"): fn for name, fn in globals().items() if name.startswith("op_")}

@@ -641,6 +641,7 @@ def main(argv: list[str] | None = None) -> int:
         "tracking": lambda: bench_script("bench_tracking", 20 if args.quick else 50),
         "mlflow_fixed": lambda: bench_script("bench_mlflow_fixed", reps=3 if args.quick else 5),
         "report": lambda: bench_script("bench_report"),
+        "soak": lambda: bench_script("bench_soak", 300 if args.quick else 2000),
         "workers": lambda: bench_script("bench_workers", 12 if args.quick else 24),
     }
     header = f"# hpo benchmarks\n\n{environment()}\n"

@@ -46,9 +46,9 @@ def _spec() -> dict[str, Any]:
     return spec
 
 
-def _tune(spec_path: Path, run_dir: Path, extra: list[str]) -> tuple[float, float]:
+def _tune(spec_path: Path, run_dir: Path, extra: list[str], root: Path = ROOT) -> tuple[float, float]:
     """(wall s, CPU s of hpo and its writer process): CPU is the figure a loaded machine distorts least."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "hpo_cli", "tune", str(spec_path), "--output", str(run_dir),
@@ -62,9 +62,16 @@ def _tune(spec_path: Path, run_dir: Path, extra: list[str]) -> tuple[float, floa
 
 
 def rows(reps: int = 5) -> list[list[Any]]:
-    """Per variant: reps, min and median wall s, added wall s and ratio (medians), median CPU s, added CPU s."""
-    times: dict[str, list[tuple[float, float]]] = {"--no-mlflow": [], "local store, existing": [],
-                                                   "local store, fresh": []}
+    """Per variant: reps, min and median wall s, added wall s and ratio (medians), median CPU s, added CPU s.
+
+    With ``HPO_BENCH_BASELINE=/path/to/another/checkout`` (e.g. a worktree of the commit before a change),
+    that tree's ``--no-mlflow`` and existing-store runs are interleaved with this tree's, so a before/after
+    comparison on a loaded machine meets the same load; its rows are marked "(baseline)" and their added
+    time is against the baseline's own ``--no-mlflow``.
+    """
+    baseline = os.environ.get("HPO_BENCH_BASELINE")
+    roots = [("", ROOT)] + ([(" (baseline)", Path(baseline))] if baseline else [])
+    times: dict[str, list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="hpo-bench-mlflow-") as tmp:
         d = Path(tmp)
         spec_path = d / "spec.yaml"
@@ -72,14 +79,19 @@ def rows(reps: int = 5) -> list[list[Any]]:
         existing = f"sqlite:///{d / 'existing.db'}"
         _tune(spec_path, d / "warm", ["--tracking-uri", existing])  # creates the store; warms the disk cache
         for rep in range(reps):
-            times["--no-mlflow"].append(_tune(spec_path, d / f"a{rep}", ["--no-mlflow"]))
-            times["local store, existing"].append(_tune(spec_path, d / f"b{rep}", ["--tracking-uri", existing]))
+            for mark, root in roots:
+                times.setdefault(f"--no-mlflow{mark}", []).append(
+                    _tune(spec_path, d / f"a{mark}{rep}", ["--no-mlflow"], root))
+                times.setdefault(f"local store, existing{mark}", []).append(
+                    _tune(spec_path, d / f"b{mark}{rep}", ["--tracking-uri", existing], root))
             fresh = f"sqlite:///{d / f'fresh{rep}.db'}"
-            times["local store, fresh"].append(_tune(spec_path, d / f"c{rep}", ["--tracking-uri", fresh]))
-    base = statistics.median(w for w, _ in times["--no-mlflow"])
-    base_cpu = statistics.median(c for _, c in times["--no-mlflow"])
+            times.setdefault("local store, fresh", []).append(
+                _tune(spec_path, d / f"c{rep}", ["--tracking-uri", fresh]))
     out = []
     for name, values in times.items():
+        ref = times["--no-mlflow (baseline)" if name.endswith("(baseline)") else "--no-mlflow"]
+        base = statistics.median(w for w, _ in ref)
+        base_cpu = statistics.median(c for _, c in ref)
         walls, cpus = [w for w, _ in values], [c for _, c in values]
         med, cpu = statistics.median(walls), statistics.median(cpus)
         out.append([name, len(values), round(min(walls), 2), round(med, 2), round(med - base, 2),

@@ -15,6 +15,8 @@ choices, and each needs a fair baseline run in the same process on the same data
   ``bench/bench_mlflow_fixed.py`` (tracking's fixed cost per run) / ``bench/bench_report.py``.
 - ``workers``   ``bench/bench_workers.py``: speed-up of ``--workers 2`` over 1, and one worker's slowdown when
   another process holds a core (issue 9).
+- ``pruning``   ``bench/bench_pruning.py``: fits each pruner saves against no pruning at equal trial budget,
+  and the best CV mean it costs, per fold count (slow; ``--only pruning``).
 
 hpo is run in-process through ``hpo_cli.search.run_tune`` (imports and interpreter start-up excluded, as
 for the scikit-learn baselines); ``overhead`` also shows one subprocess run of the CLI, start-up included.
@@ -53,7 +55,7 @@ import yaml
 from tabulate import tabulate
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("overhead", "fixed", "storage", "tpe", "tracking", "mlflow_fixed", "report", "workers")
+SECTIONS = ("overhead", "fixed", "storage", "tpe", "tracking", "mlflow_fixed", "report", "pruning", "workers")
 
 
 @dataclass
@@ -643,6 +645,7 @@ def main(argv: list[str] | None = None) -> int:
         "report": lambda: bench_script("bench_report"),
         "soak": lambda: bench_script("bench_soak", 300 if args.quick else 2000),
         "workers": lambda: bench_script("bench_workers", 12 if args.quick else 24),
+        "pruning": lambda: bench_script("bench_pruning", 20 if args.quick else 30),
     }
     header = f"# hpo benchmarks\n\n{environment()}\n"
     print(header)

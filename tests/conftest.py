@@ -50,3 +50,16 @@ def _read_trials(run_dir: Path) -> list[dict[str, str]]:
 def read_trials() -> Callable[[Path], list[dict[str, str]]]:
     """``read_trials(run_dir)`` → the rows of ``trials.csv`` as dicts of strings."""
     return _read_trials
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One real ``mlflow server`` on 127.0.0.1 shared by the test modules (starting one costs ~10-60 s here)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from mlflow_server import MlflowServer
+
+    srv = MlflowServer(tmp_path_factory.mktemp("mlflow-server")).start()
+    yield srv
+    srv.stop()

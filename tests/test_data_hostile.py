@@ -25,6 +25,9 @@ CORPUS: dict[str, tuple[int, str, str]] = {
     "choice_refused_by_estimator.yaml": (7, "models[0].space.solver", "LogisticRegression refuses the value 'sgd'"),
     "class_left_out_of_training_fold.yaml": (5, "models[0].cv.folds", "holds no row of class 'c'"),
     "constant_target_regression.yaml": (3, "data.target", "is constant (7.5 in every row)"),
+    "continuous_target_for_a_classifier.yaml": (1, "data.target", "holds continuous values (e.g. 0.104) but the "
+                                                                  "models are classifiers"),
+    "inf_in_regression_target.yaml": (1, "data.target", "holds infinite values (first at data row 5)"),
     "data_path_is_a_folder.yaml": (2, "data.source", "data path is a folder, not a file"),
     "f1_on_yes_no.yaml": (5, "models[0].metric", "use f1_macro, or encode the target as 0/1"),
     "float_range_for_int_param.json": (8, "models[0].space.n_estimators", "must be an int in the range [1, inf)"),

@@ -171,3 +171,12 @@ def test_only_regular_files_under_the_size_limit_are_read(tmp_path):
             load_document(path)
         assert fragment in str(info.value), str(info.value)
     assert str(info.value).startswith(f"{latin}:1:10:")
+
+
+def test_a_problem_is_one_printable_line_whatever_the_input_holds():
+    """Keys with line breaks (\\n, NEL, U+2028) or megabytes of text must not break `FILE:LINE:COL: ...` lines."""
+    from hpo_cli.core.errors import Location, Problem
+
+    line = str(Problem("unknown key ' \x85\n\u2028\x1b[31m' " + "x" * 5000, Location("s.yaml", 1, 1), "a"))
+    assert len(line.splitlines()) == 1 and "\x1b" not in line and len(line) < 1100
+    assert line.startswith("s.yaml:1:1: a: unknown key ' \\x85\\n\\u2028\\x1b[31m' xxx")

@@ -70,3 +70,11 @@ def test_results_md_and_run_json_show_repository_paths_never_home(tmp_path, monk
     assert "trials read from the study storage" in report
     assert "`specs/p.yaml`" in report  # as run.json recorded it: relative to the repository
     assert "`~/project/runs/p`" in report  # outside the current folder and any repository, under home
+
+
+def test_display_path_survives_a_deleted_current_folder(tmp_path, monkeypatch):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    assert display_path("/opt/x.csv") == "/opt/x.csv"

@@ -33,18 +33,24 @@ def test_a_dot_in_a_model_name_is_refused_so_studies_cannot_collide(tmp_path):
 
 
 def test_a_report_selects_its_own_studies_from_a_shared_storage(tmp_path, monkeypatch):
+    """Spec ``exp`` tuned into a journal that spec ``exp.v2`` (model ``m`` too) also writes: its study
+    ``exp.v2.m`` starts with ``exp.`` but is not spec ``exp``'s model ``v2.m``."""
+    import optuna
+
     from hpo_cli.rundir.read import load_run
+    from hpo_cli.storage.backend import open_storage
 
     monkeypatch.chdir(tmp_path)  # run.json names the shared journal as given, relative to here
     journal = str(tmp_path / "shared.journal")
     spec(tmp_path, "exp", "m", 1)
-    spec(tmp_path, "exp.v2", "m", 2)
-    for name in ("exp", "exp.v2"):
-        code, _, err = run("tune", f"{name}.yaml", "--no-mlflow", "--quiet", "--storage", journal, "--output",
-                           f"run-{name}", cwd=tmp_path)
-        assert code == 0, err
-    exp, v2 = load_run(tmp_path / "run-exp"), load_run(tmp_path / "run-exp.v2")
-    assert exp.source == v2.source == "study storage"
-    assert len(exp.models["m"].trials) == 1 and len(v2.models["m"].trials) == 2
+    code, _, err = run("tune", "exp.yaml", "--no-mlflow", "--quiet", "--storage", journal, "--output", "run-exp",
+                       cwd=tmp_path)
+    assert code == 0, err
+    other = optuna.create_study(study_name="exp.v2.m", storage=open_storage(tmp_path, journal), direction="maximize")
+    other.set_user_attr("hpo_model", {"name": "m"})  # as `hpo tune exp.v2.yaml` records it
+    other.optimize(lambda t: t.suggest_float("C", 0.1, 10.0), n_trials=2)
+    exp = load_run(tmp_path / "run-exp")
+    assert exp.source == "study storage"
+    assert len(exp.models["m"].trials) == 1 and set(exp.models) == {"m"}
     code, out, err = run("report", "run-exp", "--no-plots", cwd=tmp_path)
     assert code == 0 and "exp.v2" not in out, out

@@ -117,16 +117,14 @@ def assert_exactly_once(parents: dict[str, Any], children: dict[str, list[Any]],
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    srv = MlflowServer(tmp_path_factory.mktemp("mlflow-server")).start()
-    yield srv
-    srv.stop()
+def server(mlflow_server: MlflowServer) -> MlflowServer:
+    return mlflow_server  # the session's server (conftest), shared with test_secrets
 
 
 def test_tune_against_a_server_then_resume(server: MlflowServer, tmp_path: Path) -> None:
     import mlflow
 
-    spec = iris_spec(tmp_path, trials=5)
+    spec = iris_spec(tmp_path, trials=5, register="iris-srv")
     done = tune(tmp_path, str(spec), "--tracking-uri", server.uri, "-q")
     assert done.returncode == 0, done.stderr
     run_dir = tmp_path / "run"
@@ -170,6 +168,13 @@ def test_tune_against_a_server_then_resume(server: MlflowServer, tmp_path: Path)
         X = load_iris(as_frame=True).data.head(4)
         assert len(model.predict(X)) == 4
 
+    # the best models are logged models of this experiment (through the server), the winner's registered
+    experiment_id = next(iter(parents.values())).info.experiment_id
+    logged = client.search_logged_models(experiment_ids=[experiment_id])
+    assert sorted(m.source_run_id for m in logged) == sorted(p.info.run_id for p in parents.values())
+    assert all(p.data.tags["mlflow.note.content"].count(f"## {n}") == 1 for n, p in parents.items())
+    assert len(client.search_model_versions("name = 'iris-srv'")) == 1
+
     # --resume: same parents, only the new trials logged, never a duplicate
     more = tune(tmp_path, str(spec), "--tracking-uri", server.uri, "--resume", "--trials", "8", "-q")
     assert more.returncode == 0, more.stderr
@@ -178,6 +183,11 @@ def test_tune_against_a_server_then_resume(server: MlflowServer, tmp_path: Path)
     _, parents2, children2 = tree(server.uri, "iris-track")
     assert {n: p.info.run_id for n, p in parents2.items()} == {n: p.info.run_id for n, p in parents.items()}
     assert_exactly_once(parents2, children2, rows)
+    logged2 = client.search_logged_models(experiment_ids=[experiment_id])
+    keys = [(m.source_run_id, m.tags["hpo.model_trial"]) for m in logged2]
+    assert len(set(keys)) == len(keys)  # a best model is logged once: a new one only for a new best trial
+    versions = client.search_model_versions("name = 'iris-srv'")
+    assert len({v.source for v in versions}) == len(versions) <= 2
 
 
 def test_server_killed_mid_run_then_resume(tmp_path: Path) -> None:

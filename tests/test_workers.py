@@ -43,7 +43,10 @@ def grid_spec(write_spec, name: str = "wgrid") -> Path:
 
 @pytest.mark.parametrize("workers", [2])  # 4 workers: the PostgreSQL test (test_cluster.py)
 def test_a_40_point_grid_runs_each_point_exactly_once(workers, write_spec, tune, read_trials, tmp_path) -> None:
-    result = tune(grid_spec(write_spec), workers=workers)
+    """Also across a resume: the first run's 10 points are not queued again."""
+    spec = grid_spec(write_spec)
+    assert len(read_trials(tune(spec, workers=workers, trials=10).run_dir)) == 10
+    result = tune(spec, workers=workers, resume=True)
     rows = read_trials(tmp_path / "run")
     points = [(r["param_max_depth"], r["param_min_samples_leaf"]) for r in rows]
     assert len(rows) == 40 and len(set(points)) == 40
@@ -128,3 +131,19 @@ def test_bad_worker_options_are_one_line(args, message, write_spec, tmp_path: Pa
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
     assert not (tmp_path / "r").exists() and not (tmp_path / "x.db").exists()
+
+
+
+def test_a_timeout_stops_every_worker_and_leaves_nothing_queued(write_spec, tune, read_trials, tmp_path) -> None:
+    spec = write_spec({
+        "data": {"source": "sklearn:iris"}, "allow_modules": ["hpo_test_estimators"],
+        "models": [{"name": "sleepy", "class": "hpo_test_estimators.SleepyClassifier", "method": "random",
+                    "init_params": {"sleep": 0.2}, "cv": {"kind": "kfold", "folds": 2},
+                    "budget": {"trials": 40, "timeout": "1s"},  # 40 trials need >= 8 s of fits on 2 workers
+                    "space": {"alpha": {"type": "float", "low": 0.0, "high": 1.0}}}],
+    })
+    result = tune(spec, workers=2)
+    assert result.models[0].stop_reason == "timeout"
+    assert 1 <= len(read_trials(tmp_path / "run")) < 40
+    study = _study(tmp_path / "run", "spec.sleepy")
+    assert not [t for t in study.trials if t.state.name in ("RUNNING", "WAITING")]

@@ -8,6 +8,7 @@ as the run would refuse them. Larger files are only checked for existence, to ke
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,7 +61,8 @@ def check_time_order(spec: Spec, only: Sequence[str]) -> list[Problem]:
 
 def check_data(spec: Spec, tasks: list[str], metrics: list[tuple[int, str | None]]) -> list[Problem]:
     """The data file or dataset exists; when it is small, load it once to check columns and the target."""
-    from hpo_cli.problem.data import SKLEARN_DATASETS, load_dataset, unreadable_file
+    from hpo_cli.problem.data import SKLEARN_DATASETS
+    from hpo_cli.problem.datafile import unreadable_file
 
     assert spec.data is not None
     problems: list[Problem] = []
@@ -84,10 +86,20 @@ def check_data(spec: Spec, tasks: list[str], metrics: list[tuple[int, str | None
                                                 "test set", severity="warning"))
     if not tasks or len(set(tasks)) > 1:
         return problems
+    with warnings.catch_warnings():  # numpy's and scikit-learn's own warnings: the problems below say it once
+        warnings.simplefilter("ignore")
+        return problems + _check_loaded(spec, tasks[0], metrics)
+
+
+def _check_loaded(spec: Spec, task: str, metrics: list[tuple[int, str | None]]) -> list[Problem]:
+    """The data loaded as ``hpo tune`` loads it, then each model's features, scorers and folds against it."""
+    from hpo_cli.problem.data import load_dataset
+
+    problems: list[Problem] = []
     try:
-        dataset = load_dataset(spec, tasks[0])
+        dataset = load_dataset(spec, task)
     except InputError as exc:
-        return problems + exc.problems
+        return exc.problems
     from hpo_cli.problem.cv import make_folds
 
     if dataset.task == "classification":

@@ -17,6 +17,7 @@ import numpy as np
 from hpo_cli.core.errors import Problem
 from hpo_cli.core.values import plain
 from hpo_cli.problem.data import Dataset
+from hpo_cli.problem.datafile import short
 from hpo_cli.spec.models import ModelSpec, Spec
 
 _ENCODERS = ("Encoder", "Vectorizer", "ColumnTransformer", "Hasher")
@@ -26,7 +27,7 @@ _SHOWN = 3  # column names quoted in a message
 
 
 def _names(columns: list[str]) -> str:
-    shown = ", ".join(f"'{c[:40]}'" for c in columns[:_SHOWN])
+    shown = ", ".join(f"'{short(c, 40)}'" for c in columns[:_SHOWN])
     return shown + (f" and {len(columns) - _SHOWN} more" if len(columns) > _SHOWN else "")
 
 
@@ -108,8 +109,9 @@ def check_features(spec: Spec, i: int, model: ModelSpec, dataset: Dataset) -> li
 
 
 def _example(dataset: Dataset, column: str) -> str:
-    value = next((v for v in dataset.X[column] if isinstance(v, str)), None)
-    return repr(value[:20] + "..." if isinstance(value, str) and len(value) > 20 else value)
+    values = dataset.X[column].dropna()
+    value = next((v for v in values if isinstance(v, str)), values.iloc[0] if len(values) else None)
+    return repr(short(value, 20) if isinstance(value, str) else plain(value))
 
 
 def _check_missing(spec: Spec, i: int, steps: list[Any], estimator: Any, some: list[str], every: list[str],
@@ -149,7 +151,10 @@ def check_labels(spec: Spec, i: int, model: ModelSpec, dataset: Dataset, skip: s
     problems = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        dummy.fit(X, y)
+        try:
+            dummy.fit(X, y)
+        except ValueError:  # a target no estimator takes is the target check's finding
+            return []
         for path, name in targets:
             if name in skip:
                 continue

@@ -17,6 +17,7 @@ from rich.console import Console
 from hpo_cli.cli.complete import model_names, spec_files
 from hpo_cli.core.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, HpoError, InputError, Location
 from hpo_cli.core.options import BestOptions, ReportOptions, TuneOptions
+from hpo_cli.core.redact import redact
 
 app = typer.Typer(
     name="hpo",
@@ -307,9 +308,9 @@ def main() -> None:
     except HpoError as exc:
         if isinstance(exc, InputError):
             for problem in exc.problems:
-                err.print(str(problem), markup=False)
+                err.print(redact(str(problem)), markup=False)
         else:
-            err.print(f"error: {exc}", markup=False)
+            err.print(redact(f"error: {exc}"), markup=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # what str.splitlines() or a terminal would act on
 MAX_MESSAGE = 1000  # characters of one problem's line: a message quotes a short prefix of the input at most
 
 
@@ -94,14 +94,14 @@ def resume_command(spec: str | None, run_dir: str | None, storage: str | None = 
     """
     import shlex
 
-    from hpo_cli.core.redact import redact
-
     words = ["hpo", "tune", spec or "SPEC"]
     if run_dir:
         words += ["-o", run_dir]
     if storage:
-        words += ["--storage", storage]
-    return redact(" ".join(shlex.quote(w) if w != "SPEC" else w for w in [*words, "--resume"]))
+        from hpo_cli.core.redact import redact
+
+        words += ["--storage", redact(storage)]  # a password shows as ***: the user puts it back (or PGPASSWORD)
+    return " ".join(shlex.quote(w) if w != "SPEC" else w for w in [*words, "--resume"])
 
 
 class Interrupted(HpoError):

@@ -51,3 +51,9 @@ def secrets_in(text: str) -> list[str]:
     found = [m["secret"] for m in _USERINFO.finditer(text) if m["secret"]]
     found += [m["secret"] for m in _TOKEN.finditer(text)]
     return found + [m["secret"] for m in _QUERY.finditer(text) if m["secret"]]
+
+
+def without_mask(url: str) -> str:
+    """A URL read back from run.json with its ``***`` password dropped (``user:***@`` -> ``user@``), so the
+    driver falls back to the password's own home (``PGPASSWORD``, ``~/.pgpass``) instead of sending ``***``."""
+    return url.replace(f":{MASK}@", "@")

@@ -24,7 +24,7 @@ import pandas as pd
 
 from hpo_cli.core.errors import InputError
 from hpo_cli.core.text import suggest
-from hpo_cli.core.values import plain
+from hpo_cli.problem.datafile import check_target, listed_columns, short, unreadable_file
 from hpo_cli.spec.load import data_path
 from hpo_cli.spec.models import DEFAULT_SEED, Spec
 
@@ -58,31 +58,6 @@ class Dataset:
         if isinstance(X, pd.DataFrame):
             return X
         return pd.DataFrame(X, columns=self.feature_names)
-
-
-def unreadable_file(path: Path) -> str | None:
-    """Why ``path`` cannot be read as a data file (missing, a symlink loop, a folder, a FIFO, a device), else None.
-
-    Named without ``Path.resolve``, which raises on a symlink loop; a FIFO or a device is refused rather
-    than read, since reading it would block or never end.
-    """
-    import errno
-    import os
-    import stat
-
-    shown = os.path.abspath(path)
-    try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return f"data path is a loop of symbolic links: {shown}"
-        return f"data file not found: {shown}" if exc.errno in (errno.ENOENT, errno.ENOTDIR) else \
-            f"cannot read the data file {shown}: {exc.strerror}"
-    if stat.S_ISDIR(mode):
-        return f"data path is a folder, not a file: {shown}"
-    if not stat.S_ISREG(mode):
-        return f"data path is not a regular file (a pipe, socket or device): {shown}"
-    return None
 
 
 def _located(spec: Spec, key: str, message: str) -> InputError:
@@ -148,45 +123,14 @@ def _read_frame(spec: Spec) -> tuple[pd.DataFrame, str, str, str]:
     return frame, "", digest, shown
 
 
-def short(text: str, limit: int = 24) -> str:
-    """At most a short prefix of a file's content in a message (a header line may hold anything, even a token)."""
-    text = text.replace("\n", " ")
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def listed_columns(frame: pd.DataFrame, most: int = 12) -> str:
-    """The columns of a frame for a message: a few short names, never a whole first line of the file."""
-    columns = [short(str(c)) for c in frame.columns]
-    return ", ".join(columns[:most]) + (f" and {len(columns) - most} more" if len(columns) > most else "")
-
-
 def _column(spec: Spec, frame: pd.DataFrame, key: str, name: str, shown: str) -> None:
     if name not in frame.columns:
-        columns = [str(c) for c in frame.columns]
+        columns = [short(str(c), 60) for c in frame.columns]  # for messages only
         if len(columns) == 1 and len(columns[0]) > 24:  # one long "column": the file is not comma-separated data
             raise _located(spec, key, f"{shown}: no column '{name}': the first line ({short(columns[0])!r}) does not "
                                       f"read as comma-separated column names; is it a CSV file?")
         raise _located(spec, key, f"{shown} has no column '{name}'{suggest(name, columns)} (columns: "
                                   f"{listed_columns(frame)})")
-
-
-def _check_target(spec: Spec, y: pd.Series, task: str, shown: str, target: str) -> None:
-    n_nan = int(y.isna().sum())
-    if n_nan:
-        first = int(np.flatnonzero(y.isna().to_numpy())[0])
-        raise _located(spec, "target", f"{shown}: target column '{target}' has {n_nan} missing value(s) (first at "
-                                       f"data row {first + 1}); drop or fill those rows")
-    if task == "regression" and not pd.api.types.is_numeric_dtype(y):
-        example = next((v for v in y if not isinstance(v, int | float)), y.iloc[0])
-        raise _located(spec, "target", f"{shown}: target column '{target}' is not numeric (e.g. {example!r}) but the "
-                                       f"task is regression; use a classifier or set data.task: classification")
-    if task == "regression" and y.nunique() < 2:
-        raise _located(spec, "target", f"{shown}: target column '{target}' is constant ({plain(y.iloc[0])!r} in "
-                                       f"every row): every model would predict it perfectly (r2 = 1.0) and the "
-                                       f"search would compare nothing; check the column")
-    if task == "classification" and y.nunique() < 2:
-        raise _located(spec, "target", f"{shown}: target column '{target}' has one class only ({y.iloc[0]!r}); a "
-                                       f"classifier needs at least two")
 
 
 def _split(spec: Spec, y: np.ndarray, groups: np.ndarray | None, task: str, seed: int,
@@ -288,7 +232,7 @@ def _load(spec: Spec, task: str, seed: int, time_series: bool) -> Dataset:
             _column(spec, frame, key, name, shown)
     for i, name in enumerate(ds.drop):
         if name not in frame.columns:
-            columns = [str(c) for c in frame.columns]
+            columns = [short(str(c), 60) for c in frame.columns]  # for messages only
             raise InputError(spec.problem(("data", "drop", i), f"{shown} has no column '{name}'"
                                                                f"{suggest(name, columns)}"))
     if ds.time is not None:
@@ -305,7 +249,7 @@ def _load(spec: Spec, task: str, seed: int, time_series: bool) -> Dataset:
     if ds.features is not None:
         for i, name in enumerate(ds.features):
             if name not in frame.columns:
-                columns = [str(c) for c in frame.columns]
+                columns = [short(str(c), 60) for c in frame.columns]  # for messages only
                 raise InputError(spec.problem(("data", "features", i), f"{shown} has no column '{name}'"
                                                                        f"{suggest(name, columns)}"))
             role = {target: "the target", ds.groups: "the groups column", ds.time: "the time column"}.get(name)
@@ -319,7 +263,7 @@ def _load(spec: Spec, task: str, seed: int, time_series: bool) -> Dataset:
     if not features:
         raise _located(spec, "features", f"{shown}: no feature columns left besides the target")
     y_series = frame[target]
-    _check_target(spec, y_series, task, shown, target)
+    check_target(spec, y_series, task, shown, target)
     X_frame = frame[features]
     numeric = all(pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t) for t in X_frame.dtypes)
     # float64, not object: a bool column beside numbers would otherwise make every value an object.

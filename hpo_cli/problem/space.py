@@ -18,6 +18,7 @@ import math
 from itertools import product
 from typing import TYPE_CHECKING, Any
 
+from hpo_cli.core.values import to_typed_json
 from hpo_cli.spec.models import CategoricalParam, FloatParam, IntParam, ModelSpec
 
 if TYPE_CHECKING:
@@ -209,7 +210,8 @@ def needs_encoding(param: Param) -> bool:
 
 
 def _encode_choice(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    """A choice's JSON text; mapping keys keep their type (``{0: 1}`` and ``{"0": 1}`` differ, see core.values)."""
+    return json.dumps(to_typed_json(value), sort_keys=True, separators=(",", ":"))
 
 
 def optuna_choices(param: CategoricalParam) -> list[Any]:

@@ -17,6 +17,7 @@ Every format keeps the values exactly:
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import shlex
@@ -27,8 +28,10 @@ import yaml
 
 from hpo_cli.core.errors import InputError, Location
 from hpo_cli.core.options import BestOptions
+from hpo_cli.rundir.files import check_best_parameters
 from hpo_cli.rundir.paths import BEST_PARAMETERS, yaml_load
 
+_log = logging.getLogger("hpo")
 FORMATS = ("yaml", "json", "env", "hydra", "args")
 _BARE_STRING = re.compile(r"[A-Za-z_][A-Za-z0-9_\-./]*")
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -42,19 +45,19 @@ def load_best_parameters(run_dir: Path) -> dict[str, Any]:
                          "(run `hpo tune SPEC`, or name the right RUN_DIR)", Location(str(path)))
     try:
         data = yaml_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = Location(str(path), mark.line + 1, mark.column + 1) if mark is not None else Location(str(path))
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = getattr(exc, "problem", None) or str(exc) or type(exc).__name__
         raise InputError(f"{BEST_PARAMETERS} is not valid YAML ({problem}); re-run `hpo tune` to rewrite it",
                          where) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {BEST_PARAMETERS}: {exc}", Location(str(path))) from None
-    models = data.get("models") if isinstance(data, dict) else None
-    if not isinstance(models, dict) or not models or not all(
-            isinstance(m, dict) and isinstance(m.get("params") or {}, dict) for m in models.values()):
-        raise InputError(f"{BEST_PARAMETERS} has no `models:` mapping of model name -> {{params: ...}}; "
-                         "it is not a file written by `hpo tune`", Location(str(path)))
+    check_best_parameters(data, path)
+    if not data["models"]:
+        raise InputError(f"{BEST_PARAMETERS} has no `models:` mapping with a model in it; it is not a file "
+                         "written by `hpo tune`",
+                         Location(str(path)))
     return data
 
 
@@ -124,7 +127,8 @@ def scalar_text(value: Any) -> str:
         return "[" + ", ".join(scalar_text(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{scalar_text(k)}: {scalar_text(v)}" for k, v in value.items()) + "}"
-    raise InputError(f"cannot export a value of type {type(value).__name__}: {value!r}")
+    raise InputError(f"cannot carry a value of type {type(value).__name__} ({str(value)[:60]}); use --format yaml",
+                     Location("--format"))
 
 
 def render(params: dict[str, Any], fmt: str, prefix: str = "model") -> str:
@@ -132,9 +136,9 @@ def render(params: dict[str, Any], fmt: str, prefix: str = "model") -> str:
     if fmt == "yaml":
         return yaml.safe_dump(params, sort_keys=False, default_flow_style=False, allow_unicode=True)
     if fmt == "json":
-        return json.dumps(params, indent=2, ensure_ascii=False) + "\n"
+        return _json(params)
     if fmt == "env":
-        bad = [k for k in params if not _ENV_KEY.fullmatch(k)]
+        bad = [k for k in params if not (isinstance(k, str) and _ENV_KEY.fullmatch(k))]
         if bad:
             raise InputError(f"parameter names {bad} are not shell variable names; use --format yaml or json",
                              Location("--format"))
@@ -143,8 +147,59 @@ def render(params: dict[str, Any], fmt: str, prefix: str = "model") -> str:
         dot = f"{prefix}." if prefix else ""
         return " ".join(shlex.quote(f"{dot}{k}={scalar_text(v)}") for k, v in params.items()) + "\n"
     if fmt == "args":
-        return " ".join(f"--{shlex.quote(k)} {shlex.quote(scalar_text(v))}" for k, v in params.items()) + "\n"
+        return " ".join(f"--{shlex.quote(str(k))} {shlex.quote(scalar_text(v))}" for k, v in params.items()) + "\n"
     raise InputError(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}", Location("--format"))
+
+
+def _json(params: dict[str, Any]) -> str:
+    """JSON of the parameters; JSON's own rule makes mapping keys strings (``{0: 1}`` -> ``{"0": 1}``)."""
+    try:
+        return json.dumps(params, indent=2, ensure_ascii=False, allow_nan=True) + "\n"
+    except (TypeError, ValueError) as exc:
+        bad = next((k for k, v in params.items() if not _jsonable(v)), None)
+        what = f"parameter {bad!r}: {type(params[bad]).__name__} {str(params[bad])[:60]}" if bad is not None else exc
+        raise InputError(f"--format json cannot carry {what}; use --format yaml", Location("--format")) from None
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _load_or_rebuild(run_dir: Path) -> dict[str, Any]:
+    """best_parameters.yaml; when it is damaged and the study storage is intact, its content rebuilt from there.
+
+    Only the rebuild opens the storage (and imports optuna): an intact file costs PyYAML alone.
+    """
+    if not (run_dir / BEST_PARAMETERS).is_file():
+        return load_best_parameters(run_dir)  # the "not found" message
+    try:
+        return load_best_parameters(run_dir)
+    except InputError as damage:
+        from hpo_cli.rundir.read import load_run
+
+        try:
+            run = load_run(run_dir)
+        except InputError:
+            raise damage from None
+        if run.source != "study storage":
+            raise damage from None
+        if str(run_dir / BEST_PARAMETERS) not in run.rebuilt:
+            _log.warning("warning: %s; rebuilt from the study storage (`hpo tune SPEC --resume` rewrites it)",
+                         damage.problems[0])
+        models: dict[str, Any] = {}
+        for name, trials in run.models.items():
+            best = run.best_trial(name)
+            meta = trials.meta
+            init = meta.get("init_params")
+            models[name] = {"estimator": meta.get("estimator"), "params": dict(best.params) if best else None,
+                            "init_params": init if isinstance(init, dict) else {},
+                            "mean_test_score": best.mean_test_score if best else None}
+        scored = [n for n, m in models.items() if m["mean_test_score"] is not None]
+        return {"best_model": max(scored, key=lambda n: models[n]["mean_test_score"], default=None), "models": models}
 
 
 def export_best(options: BestOptions) -> str:
@@ -152,7 +207,7 @@ def export_best(options: BestOptions) -> str:
     if options.format not in FORMATS:
         raise InputError(f"unknown format {options.format!r}; use one of: {', '.join(FORMATS)}",
                          Location("--format"))
-    data = load_best_parameters(options.run_dir)
+    data = _load_or_rebuild(options.run_dir)
     _, entry = select_model(data, options.model)
     params = flat_params(entry, options.with_init)
     text = render(params, options.format, options.prefix)

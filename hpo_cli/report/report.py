@@ -20,6 +20,7 @@ from typing import Any
 
 from hpo_cli.core.errors import resume_command
 from hpo_cli.core.options import ReportOptions
+from hpo_cli.core.redact import redact
 from hpo_cli.core.results import COMPLETE, FAIL, INTERRUPTED, PRUNED, RUNNING, TrialRecord
 from hpo_cli.report import stats
 from hpo_cli.report.compare import compare_section
@@ -250,7 +251,7 @@ def _provenance(run: RunData) -> list[str]:
     if info.get("seed") is not None:
         rows.append(["seed", info["seed"]])
     rows.append(["run folder", f"`{display_path(run.run_dir.resolve())}`"])
-    rows.append(["storage", f"`{display_url(run.storage_url)}`" if run.storage_url else "—"])
+    rows.append(["storage", f"`{redact(display_url(run.storage_url) or '')}`" if run.storage_url else "—"])
     for key in ("start", "started", "end", "ended"):
         if info.get(key):
             rows.append([key, info[key]])

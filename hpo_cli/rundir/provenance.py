@@ -11,7 +11,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from hpo_cli.core.redact import redact, redact_all
 from hpo_cli.core.results import ModelResult
+from hpo_cli.storage.attrs import FORMAT_VERSION
 
 #: The packages that decide a result; the optional estimator libraries are listed only when installed.
 PACKAGES = ("hpo", "optuna", "scikit-learn", "xgboost", "pandas", "numpy", "mlflow")
@@ -69,8 +71,11 @@ def display_path(path: str | Path, cwd: Path | None = None) -> str:
     p = Path(path).expanduser()
     if not p.is_absolute():
         return p.as_posix()
-    p = p.resolve()
-    here = (cwd or Path.cwd()).resolve()
+    try:
+        p = p.resolve()
+        here = (cwd or Path.cwd()).resolve()
+    except OSError:  # the current folder was deleted under us: say where the file is
+        return p.as_posix()
     for base in (git_top(here), here):
         if base is not None and p.is_relative_to(base):
             return p.relative_to(base).as_posix() or "."
@@ -145,6 +150,7 @@ class RunInfo:
 
         data = spec.data
         self.info: dict[str, Any] = {
+            "hpo_format": FORMAT_VERSION,  # storage.attrs: what a reader of this file may expect
             "spec": {"name": spec.name, "path": display_path(spec.path) if spec.path else None,
                      "sha256": spec.sha256},
             "data": {"source": _data_source(spec, dataset.source), "sha256": dataset.sha256, "target": dataset.target,
@@ -157,13 +163,14 @@ class RunInfo:
             "status": "running",
             "started": started_at.isoformat(timespec="seconds"),
             "ended": None,
-            # a database URL stays as given (the report reopens it); the journal file shows like a path
-            "storage": storage_url if "://" in storage_url else display_path(storage_url),
+            # a database URL as given, its password hidden (the report reopens it without); a journal in the
+            # run folder relative to it (storage.backend.storage_url), elsewhere shown like a path
+            "storage": redact(storage_url) if "://" in storage_url else display_path(storage_url),
             "resumed": bool(options.resume),
             "mlflow_run_ids": {},
             "git_commit": None,
             "versions": {},
-            "command": [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv and sys.argv[0] else [],
+            "command": redact_all([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else [],
         }
         # .git and package metadata cost ~10 ms: gather them while the first trials run.
         self._provenance = threading.Thread(target=self._gather, args=(spec.base_dir,), daemon=True)

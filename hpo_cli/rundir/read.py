@@ -8,7 +8,7 @@ workers add to a shared storage; the storage is the truth when it can be opened.
 from __future__ import annotations
 
 import csv
-import json
+import logging
 import math
 import re
 from dataclasses import dataclass, field
@@ -16,13 +16,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hpo_cli.core.errors import InputError, Location
+from hpo_cli.core.redact import redact, without_mask
 from hpo_cli.core.results import COMPLETE, TrialRecord, confirmed_winner, ranks
-from hpo_cli.rundir.paths import BEST_PARAMETERS, RUN_JSON, TRIALS_CSV, yaml_load
+from hpo_cli.core.values import from_typed_json
+from hpo_cli.rundir.files import read_best, read_json
+from hpo_cli.rundir.paths import BEST_PARAMETERS, RUN_JSON, TRIALS_CSV
 from hpo_cli.storage.backend import STUDY_JOURNAL
 
+_log = logging.getLogger("hpo")
 _SPLIT = re.compile(r"split(\d+)_test_score")
 _METRIC = re.compile(r"(mean|std)_test_(.+)")
 
@@ -65,6 +67,7 @@ class RunData:
     models: dict[str, ModelTrials]
     source: str  # "study storage" or "trials.csv"
     storage_url: str | None = None
+    rebuilt: list[str] = field(default_factory=list)  # damaged run-folder files replaced by the storage's truth
 
     def model_order(self) -> list[str]:
         """The spec's order as best_parameters.yaml keeps it, then models only the trials know of."""
@@ -107,27 +110,6 @@ def _num(text: str | None) -> float | None:
         return None
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        data = yaml_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path.name} is not valid YAML: {exc}", Location(str(path))) from None
-    return data if isinstance(data, dict) else {}
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path.name} is not valid JSON: {exc.msg}", Location(str(path), exc.lineno,
-                                                                               exc.colno)) from None
-    return data if isinstance(data, dict) else {}
-
-
 def read_trials_csv(path: Path) -> dict[str, ModelTrials]:
     """``trials.csv`` (scikit-learn ``cv_results_`` naming) as records per model, in file order.
 
@@ -136,12 +118,18 @@ def read_trials_csv(path: Path) -> dict[str, ModelTrials]:
     models: dict[str, ModelTrials] = {}
     if not path.is_file():
         return models
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        columns = _Columns.of(reader.fieldnames or [])
-        for row in reader:
-            record = columns.record(row)
-            models.setdefault(record.model, ModelTrials(record.model)).trials.append(record)
+    line = 1
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            columns = _Columns.of(reader.fieldnames or [])
+            for row in reader:
+                line = reader.line_num
+                record = columns.record(row)
+                models.setdefault(record.model, ModelTrials(record.model)).trials.append(record)
+    except (ValueError, csv.Error, OSError, TypeError) as exc:  # UnicodeDecodeError is a ValueError
+        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc).splitlines()[0][:120]
+        raise InputError(f"{path.name} is damaged ({reason})", Location(str(path), line)) from None
     return models
 
 
@@ -167,7 +155,7 @@ class _Columns:
                 extra.setdefault(metric, {})[stat] = value
         name = row.get("model", "")
         return TrialRecord(
-            model=name, number=int(float(row.get("trial") or 0)), state=row.get("state", ""),
+            model=name, number=_trial_number(row.get("trial")), state=row.get("state", ""),
             params={f[len("param_"):]: row[f] for f in self.params if row.get(f) not in (None, "")},
             mean_test_score=_score(_num(row.get("mean_test_score"))), std_test_score=_num(row.get("std_test_score")),
             split_scores=[v for f in self.splits if (v := _score(_num(row.get(f)))) is not None],
@@ -178,6 +166,16 @@ class _Columns:
             confirmed_mean=_score(_num(row.get("confirmed_mean_test_score"))),
             confirmed_std=_num(row.get("confirmed_std_test_score")),
         )
+
+
+def _trial_number(text: str | None) -> int:
+    try:
+        number = float(text or 0)
+        if number.is_integer():
+            return int(number)
+    except (ValueError, OverflowError):
+        pass
+    raise ValueError(f"trial {str(text)[:40]!r} is not a trial number")
 
 
 def read_storage(url: str, run_dir: Path, spec_name: str | None) -> dict[str, ModelTrials]:
@@ -191,16 +189,17 @@ def read_storage(url: str, run_dir: Path, spec_name: str | None) -> dict[str, Mo
     from hpo_cli.storage.backend import open_storage, study_names
 
     if not url.endswith(".journal") and "://" not in url and not url.startswith("journal:"):
-        raise InputError(f"not an Optuna storage URL or journal file: {url}", Location("--storage"))
+        raise InputError(redact(f"not an Optuna storage URL or journal file: {url}"), Location("--storage"))
     if (url.endswith(".journal") or url.startswith("journal:")) and not Path(url.removeprefix("journal:")).is_file():
-        raise InputError(f"study storage not found: {url}", Location("--storage"))
-    backend = open_storage(run_dir, url)
+        raise InputError(redact(f"study storage not found: {url}"), Location("--storage"))
+    # run.json holds no password: PGPASSWORD / .pgpass give it; a reader leaves a torn journal line as it is
+    backend = open_storage(run_dir, without_mask(url), repair=False)
     models: dict[str, ModelTrials] = {}
     for study_name in study_names(backend):
         if spec_name is not None and not study_name.startswith(spec_name + "."):
             continue
         study = optuna.load_study(study_name=study_name, storage=backend)
-        meta = study.user_attrs.get(store.STUDY_MODEL) or {}
+        meta = from_typed_json(study.user_attrs.get(store.STUDY_MODEL) or {})
         name = meta.get("name") or study_name.rsplit(".", 1)[-1]
         if spec_name is not None and study_name != f"{spec_name}.{name}":
             continue  # another spec whose name extends this one's (`exp.v2.m` is not spec `exp`'s model `v2.m`)
@@ -238,20 +237,37 @@ def storage_url_of(run_dir: Path, info: dict[str, Any], override: str | None) ->
     if isinstance(url, dict):
         url = url.get("url")
     journal = run_dir / STUDY_JOURNAL
+    if isinstance(url, str) and (url.endswith(".journal") or url.startswith("journal:")):
+        if journal.is_file():  # the run folder's own journal wins, also in a copied folder whose run.json
+            return str(journal)  # (from a release before hpo_format 2) names the original's absolute path
+        path = Path(url.removeprefix("journal:"))
+        # relative: to the run folder (hpo_format 2), else as shown from the repository / current folder
+        found = next((p for p in ([path] if path.is_absolute() else [run_dir / path, path]) if p.is_file()), None)
+        return str(found) if found is not None else None
     if isinstance(url, str) and url:
-        file = Path(url.removeprefix("journal:"))
-        # a run folder copied elsewhere keeps its journal beside it; a relative one is shown from the repository
-        moved = url.endswith(".journal") and (not file.is_file() or not file.is_absolute())
-        if not (moved and journal.is_file()):
-            return url
+        return url
     return str(journal) if journal.is_file() else None
 
 
 def load_run(run_dir: Path, storage: str | None = None, use_storage: bool = True) -> RunData:
-    """The run folder plus, when reachable, the storage; an explicit ``--storage`` that fails is bad input."""
-    best = _read_yaml(run_dir / BEST_PARAMETERS)
-    info = _read_json(run_dir / RUN_JSON)
-    models = read_trials_csv(run_dir / TRIALS_CSV)
+    """The run folder plus, when reachable, the storage; an explicit ``--storage`` that fails is bad input.
+
+    A damaged run-folder file (random bytes, a non-numeric trial, JSON nested 100,000 deep) is bad input
+    located in it, unless the study storage is intact: then what the file held is rebuilt from the storage
+    and stderr says so (``RunData.rebuilt`` names the files).
+    """
+    damaged: list[InputError] = []
+
+    def tolerant(read: Any, path: Path, empty: Any) -> Any:
+        try:
+            return read(path)
+        except InputError as exc:
+            damaged.append(exc)
+            return empty
+
+    best = tolerant(read_best, run_dir / BEST_PARAMETERS, {})
+    info = tolerant(read_json, run_dir / RUN_JSON, {})
+    models = tolerant(read_trials_csv, run_dir / TRIALS_CSV, {})
     source = "trials.csv"
     url = storage_url_of(run_dir, info, storage) if use_storage else None
     if url is not None:
@@ -263,16 +279,22 @@ def load_run(run_dir: Path, storage: str | None = None, use_storage: bool = True
             from_storage = {}
         except Exception as exc:  # an unreachable database must not cost the report; say where it came from
             if storage:
-                raise InputError(f"cannot read the study storage {url}: {exc}", Location("--storage")) from None
+                raise InputError(redact(f"cannot read the study storage {url}: {exc}"), Location("--storage")) from None
             from_storage = {}
         if from_storage:
             for name, mt in from_storage.items():
                 models[name] = mt
             source = "study storage"
+    if damaged and source != "study storage":
+        raise damaged[0]
+    for exc in damaged:
+        _log.warning("warning: %s; rebuilt from the study storage (`hpo tune SPEC --resume` rewrites it)", exc)
     if not models and not best:
         raise InputError(f"{run_dir} has no {TRIALS_CSV}, {BEST_PARAMETERS} or study storage; "
                          "is it a run folder written by `hpo tune`?", Location(str(run_dir)))
-    return RunData(run_dir, best, info, models, source, url)
+    run = RunData(run_dir, best, info, models, source, url)
+    run.rebuilt = [str(e.problems[0].location.file) for e in damaged if e.problems[0].location]
+    return run
 
 
 def wall_time(records: list[TrialRecord]) -> float | None:

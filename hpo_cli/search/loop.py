@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from hpo_cli.core.results import COMPLETE, FAIL, FittedBest, ModelResult, confirmed_winner
+from hpo_cli.core.values import to_typed_json
 from hpo_cli.problem import space
 from hpo_cli.problem.data import Dataset
 from hpo_cli.problem.estimators import effective_init_params, estimator_dotted
@@ -73,9 +74,11 @@ def search_model(spec: Spec, prep: Prepared, storage: Any, *, resume: bool, even
                                     prep.budget)
     study.sampler = sampler
     study.pruner = samplers.make_pruner(model.pruner, len(evaluator.folds))
-    study.set_user_attr(st.STUDY_MODEL, model_info(spec, model, evaluator))
+    study.set_user_attr(st.STUDY_MODEL, to_typed_json(model_info(spec, model, evaluator)))
     if identity is not None:
         record_identity(study, identity)
+    if st.STUDY_FORMAT not in study.user_attrs:
+        study.set_user_attr(st.STUDY_FORMAT, st.FORMAT_VERSION)
     events.emit("study_opened", model.name, study)
     result = _result(spec, model, name, list(existing))
     result.best = best_of(existing)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hpo_cli.core.results import COMPLETE, TrialRecord
+from hpo_cli.core.values import from_typed_json, to_typed_json
 from hpo_cli.search.evaluate import TrialOutcome, mean_std
 from hpo_cli.storage.attrs import average
 
@@ -17,7 +18,7 @@ def outcome_attrs(params: dict[str, Any], outcome: TrialOutcome, duration: float
         mean, std = mean_std(splits) if splits else (None, None)
         metrics[name] = {"mean": mean, "std": std, "splits": splits}
     return {
-        "params": params,
+        "params": to_typed_json(params),  # JSON in the study: integer keys kept (core.values)
         "split_scores": outcome.split_scores,
         "mean_test_score": outcome.mean,
         "std_test_score": outcome.std,
@@ -33,7 +34,7 @@ def outcome_attrs(params: dict[str, Any], outcome: TrialOutcome, duration: float
 def record_of(model: str, number: int, outcome: TrialOutcome, attrs: dict[str, Any], start: datetime) -> TrialRecord:
     """The ``TrialRecord`` of a trial this process just evaluated (equal to what the storage gives back)."""
     return TrialRecord(
-        model=model, number=number, state=outcome.state, params=attrs["params"],
+        model=model, number=number, state=outcome.state, params=from_typed_json(attrs["params"]),
         mean_test_score=attrs["mean_test_score"], std_test_score=attrs["std_test_score"],
         split_scores=list(outcome.split_scores), metrics=attrs["metrics"],
         mean_fit_time=average(outcome.fit_times), mean_score_time=average(outcome.score_times),

@@ -19,7 +19,8 @@ seed, space), ``hpo_identity`` (what ``--resume`` and ``--join`` compare: ``stor
 the model finished ``hpo_test`` (``{"score": f, "metrics": {...}}``), with ``confirm:`` ``hpo_confirm``
 (``{"top": K, "repeats": R, "seeds": [...], "trials": {number: {"mean": f, "std": f, "splits": [[...] per
 seed]}}}``: the re-scored configurations, which are not trials), and with MLflow
-tracking ``mlflow_parent_run_id`` (the model's parent run, shared by ``--resume`` and workers).
+tracking ``mlflow_parent_run_id`` (the model's parent run, shared by ``--resume`` and workers), and
+``hpo_format`` (``FORMAT_VERSION`` of the hpo that created the study; a newer one is refused on resume).
 
 Reading goes through :func:`record_from_trial`: above the storage a trial is a ``TrialRecord``, never an
 Optuna ``FrozenTrial``.
@@ -31,6 +32,7 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from hpo_cli.core.results import COMPLETE, FAIL, PRUNED, RUNNING, TrialRecord
+from hpo_cli.core.values import from_typed_json
 
 if TYPE_CHECKING:
     import optuna
@@ -46,6 +48,11 @@ STUDY_CONFIRM = "hpo_confirm"
 STUDY_QUEUE = "hpo_queue"
 STUDY_STOP = "hpo_stop"
 ATTR_WORKER = "hpo_worker"
+STUDY_FORMAT = "hpo_format"
+#: The layout of what hpo writes (study attributes, run.json), recorded as ``hpo_format`` in both. 1 (absent):
+#: releases before it; they recorded no identity and stored mapping keys as strings. 2: identity, typed keys
+#: (``core.values.to_typed_json``), run.json naming its journal relative to the run folder.
+FORMAT_VERSION = 2
 
 
 def average(values: list[float] | None) -> float | None:
@@ -65,7 +72,7 @@ def record_from_trial(model: str, trial: optuna.trial.FrozenTrial) -> TrialRecor
     state = trial.state.name
     if state not in (COMPLETE, FAIL, PRUNED):
         state = RUNNING
-    params = info.get("params")
+    params = from_typed_json(info.get("params"))
     if params is None:
         params = dict(trial.params)
     duration = info.get("duration")

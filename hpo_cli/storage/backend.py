@@ -24,13 +24,28 @@ STUDY_JOURNAL = "study.journal"
 
 
 def storage_url(run_dir: Path, url: str | None) -> str:
-    """What run.json records: the URL given, else the journal file's path."""
-    return url if url else str((run_dir / STUDY_JOURNAL).resolve())
+    """What run.json records (before redaction): the URL given, a journal file by its absolute path, and a
+    journal inside the run folder relative to it, so a copied or moved run folder reads its own trials."""
+    if not url:
+        return STUDY_JOURNAL
+    path = url.removeprefix("journal:")
+    if url.endswith(".journal") or url.startswith("journal:"):
+        resolved = Path(path).resolve()
+        try:
+            return str(resolved.relative_to(run_dir.resolve()))
+        except ValueError:
+            return str(resolved)
+    return url
 
 
-def _journal(path: str) -> optuna.storages.BaseStorage:
-    """A journal file storage whose appends are flushed but not fsynced (see ``_FlushedJournal``)."""
+def _journal(path: str, repair: bool) -> optuna.storages.BaseStorage:
+    """A journal file storage whose appends are flushed but not fsynced (see ``_FlushedJournal``), checked first
+    (``storage.journal``: a torn last line repaired when ``repair``, damage refused with its line)."""
     import optuna
+
+    from hpo_cli.storage.journal import check_journal
+
+    check_journal(Path(path), repair)
     from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
     class _FlushedJournal(JournalFileBackend):
@@ -75,20 +90,21 @@ def is_sqlite(url: str | None) -> bool:
     return bool(url) and str(url).startswith("sqlite")
 
 
-def open_storage(run_dir: Path, url: str | None) -> optuna.storages.BaseStorage:
+def open_storage(run_dir: Path, url: str | None, repair: bool = True) -> optuna.storages.BaseStorage:
     """The journal file in the run folder by default; any Optuna storage URL with ``--storage``.
 
     A database other than SQLite gets heartbeats (``storage.heartbeat``), so a dead worker's trial is
-    failed and retried. Errors name the URL with its password replaced by ``***``.
+    failed and retried. Errors name the URL with its password replaced by ``***``. ``repair``: a journal's
+    torn last line is fixed first (for a process that appends: ``hpo tune``); readers pass False.
     """
     import optuna
 
     if not url:
         run_dir.mkdir(parents=True, exist_ok=True)
-        return _journal(str(run_dir / STUDY_JOURNAL))
+        return _journal(str(run_dir / STUDY_JOURNAL), repair)
     try:
         if is_journal(url):
-            return _journal(url.removeprefix("journal:"))
+            return _journal(url.removeprefix("journal:"), repair)
         if is_sqlite(url):
             return optuna.storages.get_storage(url)
         from hpo_cli.storage.heartbeat import GRACE_PERIOD, HEARTBEAT_INTERVAL, retry_stale_trial
@@ -99,6 +115,8 @@ def open_storage(run_dir: Path, url: str | None) -> optuna.storages.BaseStorage:
                 driver_url(url), engine_kwargs={"pool_pre_ping": True}, heartbeat_interval=HEARTBEAT_INTERVAL,
                 grace_period=GRACE_PERIOD, heartbeat_stale_trial_callback=retry_stale_trial)
         return optuna.storages.get_storage(rdb)
+    except InputError:
+        raise
     except Exception as exc:
         first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")  # not SQLAlchemy's links
         hint = ("; install the driver: pip install 'hpo-cli[postgres]'"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from hpo_cli.core.errors import InputError, Location
 from hpo_cli.core.options import TuneOptions
+from hpo_cli.core.redact import redact
 from hpo_cli.rundir.paths import RUN_JSON
 
 PLOTS_ARTIFACT_PATH = "plots"
@@ -85,6 +86,6 @@ def attach_plots(run_dir: Path, plots_dir: Path, tracking_uri: str | None = None
     except InputError:
         raise
     except Exception as exc:
-        raise InputError(f"MLflow tracking at {uri} cannot take the plots: {describe_error(exc)}; pass the "
-                         f"store the run was tracked in with --tracking-uri", where) from None
+        raise InputError(redact(f"MLflow tracking at {uri} cannot take the plots: {describe_error(exc)}; pass "
+                                f"the store the run was tracked in with --tracking-uri"), where) from None
     return out

@@ -176,7 +176,28 @@ def run_folder_files(spec_path: Path | None, run_dir: Path) -> list[Path]:
     from hpo_cli.rundir.paths import BEST_PARAMETERS, RESULTS_MD, RUN_JSON, TRIALS_CSV
 
     files = [run_dir / n for n in (TRIALS_CSV, RESULTS_MD, BEST_PARAMETERS, RUN_JSON)]
-    return ([spec_path] if spec_path else []) + files
+    return ([_spec_without_secrets(spec_path)] if spec_path else []) + files
+
+
+def _spec_without_secrets(spec_path: Path) -> Path:
+    """The spec itself, or a copy with ``core.redact`` applied when a URL in it holds a password (say a
+    ``tracking.mlflow.uri`` with credentials): the artifact must not carry it into the MLflow store."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from hpo_cli.core.redact import redact
+
+    try:
+        text = spec_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return spec_path
+    if redact(text) == text:
+        return spec_path
+    folder = Path(tempfile.mkdtemp(prefix="hpo-spec-"))
+    atexit.register(shutil.rmtree, folder, True)  # after close(), which waits for the writer's uploads
+    (folder / spec_path.name).write_text(redact(text), encoding="utf-8")
+    return folder / spec_path.name
 
 
 def data_sha256_from_run_json(run_dir: Path) -> str | None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from hpo_cli.core.errors import InputError, Location
 from hpo_cli.core.options import TuneOptions
+from hpo_cli.core.redact import redact
 from hpo_cli.spec.models import Spec
 
 # While tracking, a dead server must be noticed in seconds, not after MLflow's default 7 retries.
@@ -96,8 +97,8 @@ def check_uri(spec: Spec, options: TuneOptions) -> tuple[str, str, Location]:
     storage = options.storage or spec.storage
     mlflow_db, study_db = sqlite_file(uri), sqlite_file(storage)
     if mlflow_db is not None and mlflow_db == study_db:
-        raise InputError(f"MLflow ({uri}) and the Optuna study ({storage}) would share one SQLite file "
-                         f"{mlflow_db}; give MLflow its own, e.g. --tracking-uri sqlite:///mlflow.db", where)
+        raise InputError(redact(f"MLflow ({uri}) and the Optuna study ({storage}) would share one SQLite file "
+                                f"{mlflow_db}; give MLflow its own, e.g. --tracking-uri sqlite:///mlflow.db"), where)
     return uri, source, where
 
 
@@ -138,8 +139,8 @@ def probe(uri: str) -> str | None:
 
 
 def unusable(uri: str, source: str, where: Location, reason: str) -> InputError:
-    return InputError(f"MLflow tracking at {uri} (from {source}) is not usable: {reason}; start the "
-                      f"server or fix the URI, or run with --no-mlflow", where)
+    return InputError(redact(f"MLflow tracking at {uri} (from {source}) is not usable: {reason}; start the "
+                             f"server or fix the URI, or run with --no-mlflow"), where)
 
 
 def connect_store(uri: str, experiment: str, env: dict[str, str]) -> tuple[Any, str]:
@@ -197,5 +198,5 @@ def describe_error(exc: BaseException) -> str:
         return "no answer (timed out)"
     if "MLFLOW_ALLOW_FILE_STORE" in text:
         return "MLflow 3 refuses the ./mlruns file store unless MLFLOW_ALLOW_FILE_STORE=true (or use sqlite:///...)"
-    return text[:200]
+    return redact(text)[:200]
 

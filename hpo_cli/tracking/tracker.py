@@ -47,6 +47,7 @@ from typing import Any
 
 from hpo_cli.core.errors import resume_command
 from hpo_cli.core.options import TuneOptions
+from hpo_cli.core.redact import redact
 from hpo_cli.core.results import FittedBest, ModelResult, RunObserver, RunResult, TrialRecord
 from hpo_cli.spec.models import Spec
 from hpo_cli.tracking import names as ml
@@ -116,7 +117,7 @@ class Tracker(RunObserver):
         if critical:
             self._lose(RuntimeError(message))
         else:
-            self._warn(f"MLflow: {message}")
+            self._warn(f"MLflow: {redact(message)}")
 
     def flush(self, progress: bool = False) -> bool:
         """Wait until every queued write is done, as long as the writer makes progress; False if it stalled."""
@@ -142,8 +143,9 @@ class Tracker(RunObserver):
         if self.failed:
             return
         self.failed = True
-        self.failure = (f"MLflow tracking at {self.tracking_uri} was lost ({first}); the search went on and "
-                        f"every trial is in trials.csv; rerun with --resume once it is back to log what is missing")
+        self.failure = (f"MLflow tracking at {redact(self.tracking_uri)} was lost ({redact(first)}); the search "
+                        f"went on and every trial is in trials.csv; rerun with --resume once it is back to log "
+                        f"what is missing")
         _log.warning("warning: %s", self.failure)  # once; the run's summary repeats it and exits 1
 
     def _warn(self, message: str) -> None:

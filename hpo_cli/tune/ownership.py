@@ -14,7 +14,7 @@ from typing import Any
 from hpo_cli.core.errors import InputError, Location, Problem
 from hpo_cli.core.options import TuneOptions
 from hpo_cli.spec.models import Spec
-from hpo_cli.storage.attrs import STUDY_QUEUE, finished_trials
+from hpo_cli.storage.attrs import FORMAT_VERSION, STUDY_FORMAT, STUDY_QUEUE, finished_trials
 from hpo_cli.storage.backend import study_names
 from hpo_cli.storage.identity import differences, recorded_identity
 
@@ -39,6 +39,12 @@ def check_existing_studies(spec: Spec, names: dict[str, str], identities: dict[s
         if not options.resume:
             if n_finished and not options.fresh:
                 holding.append(f"{model.name} ({n_finished})")
+            continue
+        written = study.user_attrs.get(STUDY_FORMAT)
+        if isinstance(written, int) and written > FORMAT_VERSION:
+            problems.append(spec.problem(("models", index, "name"), f"the study {name} was written by a newer "
+                                         f"hpo (format {written}; this one reads {FORMAT_VERSION}): upgrade hpo "
+                                         f"(pip install -U hpo-cli), or start over with --fresh"))
             continue
         recorded = recorded_identity(study)
         if recorded is None:

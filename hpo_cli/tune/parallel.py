@@ -36,6 +36,7 @@ from typing import Any
 from hpo_cli.core.errors import InputError, Location
 from hpo_cli.core.options import TuneOptions
 from hpo_cli.core.results import COMPLETE, FAIL, ModelResult
+from hpo_cli.core.values import to_typed_json
 from hpo_cli.problem.threads import thread_env
 from hpo_cli.search import queue
 from hpo_cli.search.loop import open_study, stored_result, study_name
@@ -92,8 +93,10 @@ class Coordinator:
                 study = open_study(self.storage, name)
                 if self.options.resume:
                     self._clean_leftovers(study)
-                study.set_user_attr(st.STUDY_MODEL, model_info(self.spec, model, prep.evaluator))
+                study.set_user_attr(st.STUDY_MODEL, to_typed_json(model_info(self.spec, model, prep.evaluator)))
                 record_identity(study, self.identities[model.name])
+                if st.STUDY_FORMAT not in study.user_attrs:
+                    study.set_user_attr(st.STUDY_FORMAT, st.FORMAT_VERSION)
             self.events.emit("study_opened", model.name, study)  # the shared MLflow parent, before any trial
             if not self.options.join:
                 queue.enqueue_missing(study, prep)
@@ -192,6 +195,8 @@ class Coordinator:
         counted = self.before[model.name]
         self.events.emit("model_started", model.name, study_name(self.spec, model), prep.budget, len(counted))
         seen = {t.number for t in counted}
+        before = set(seen)
+        clock: float | None = None
         best = max((t.value for t in counted if t.state == TrialState.COMPLETE and t.value is not None), default=None)
         n_failed = sum(t.state == TrialState.FAIL for t in counted)
         started = time.perf_counter()
@@ -210,7 +215,9 @@ class Coordinator:
                 if str(t.user_attrs.get(st.ATTR_WORKER, "")).startswith(self.prefix):
                     self.events.emit("trial_finished", record)
             budget = model.budget
-            if budget.timeout is not None and time.perf_counter() - started >= budget.timeout:
+            if clock is None and any(t.state != TrialState.WAITING and t.number not in before for t in trials):
+                clock = time.perf_counter()  # the time budget runs from the first trial, not the workers' start-up
+            if budget.timeout is not None and clock is not None and time.perf_counter() - clock >= budget.timeout:
                 queue.request_stop(study, "timeout")
             if budget.target is not None and best is not None and best >= budget.target:
                 queue.request_stop(study, "target")

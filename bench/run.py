@@ -12,6 +12,8 @@ choices, and each needs a fair baseline run in the same process on the same data
 - ``tpe``       TPE against random sampling and scikit-learn's ``RandomizedSearchCV`` at equal budget over
   several seeds and datasets: does the default method earn its place? (slowest; ``--only tpe``)
 - ``tracking`` / ``mlflow_fixed`` / ``report``  run ``bench/bench_tracking.py`` (per trial),
+- ``soak``      ``bench/bench_soak.py``: 2,000 tracked trials of a fast estimator; memory and per-trial time of
+  the first and the last 200 trials must be flat (a leak or an O(n) cost per trial shows here).
   ``bench/bench_mlflow_fixed.py`` (tracking's fixed cost per run) / ``bench/bench_report.py``.
 - ``workers``   ``bench/bench_workers.py``: speed-up of ``--workers 2`` over 1, and one worker's slowdown when
   another process holds a core (issue 9).
@@ -55,7 +57,7 @@ import yaml
 from tabulate import tabulate
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("overhead", "fixed", "storage", "tpe", "tracking", "mlflow_fixed", "report", "pruning", "workers")
+SECTIONS = ("overhead", "fixed", "storage", "tpe", "tracking", "mlflow_fixed", "report", "pruning", "workers", "soak")
 
 
 @dataclass

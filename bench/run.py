@@ -12,13 +12,13 @@ choices, and each needs a fair baseline run in the same process on the same data
 - ``tpe``       TPE against random sampling and scikit-learn's ``RandomizedSearchCV`` at equal budget over
   several seeds and datasets: does the default method earn its place? (slowest; ``--only tpe``)
 - ``tracking`` / ``mlflow_fixed`` / ``report``  run ``bench/bench_tracking.py`` (per trial),
-- ``soak``      ``bench/bench_soak.py``: 2,000 tracked trials of a fast estimator; memory and per-trial time of
-  the first and the last 200 trials must be flat (a leak or an O(n) cost per trial shows here).
   ``bench/bench_mlflow_fixed.py`` (tracking's fixed cost per run) / ``bench/bench_report.py``.
 - ``workers``   ``bench/bench_workers.py``: speed-up of ``--workers 2`` over 1, and one worker's slowdown when
   another process holds a core (issue 9).
 - ``pruning``   ``bench/bench_pruning.py``: fits each pruner saves against no pruning at equal trial budget,
   and the best CV mean it costs, per fold count (slow; ``--only pruning``).
+- ``soak``      ``bench/bench_soak.py``: 2,000 tracked trials of a fast estimator; memory and per-trial time of
+  the first and the last 200 trials must be flat (a leak or an O(n) cost per trial shows here).
 
 hpo is run in-process through ``hpo_cli.search.run_tune`` (imports and interpreter start-up excluded, as
 for the scikit-learn baselines); ``overhead`` also shows one subprocess run of the CLI, start-up included.

@@ -17,6 +17,8 @@ choices, and each needs a fair baseline run in the same process on the same data
   another process holds a core (issue 9).
 - ``pruning``   ``bench/bench_pruning.py``: fits each pruner saves against no pruning at equal trial budget,
   and the best CV mean it costs, per fold count (slow; ``--only pruning``).
+- ``soak``      ``bench/bench_soak.py``: 2,000 tracked trials of a fast estimator; memory and per-trial time of
+  the first and the last 200 trials must be flat (a leak or an O(n) cost per trial shows here).
 
 hpo is run in-process through ``hpo_cli.search.run_tune`` (imports and interpreter start-up excluded, as
 for the scikit-learn baselines); ``overhead`` also shows one subprocess run of the CLI, start-up included.
@@ -55,7 +57,7 @@ import yaml
 from tabulate import tabulate
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("overhead", "fixed", "storage", "tpe", "tracking", "mlflow_fixed", "report", "pruning", "workers")
+SECTIONS = ("overhead", "fixed", "storage", "tpe", "tracking", "mlflow_fixed", "report", "pruning", "workers", "soak")
 
 
 @dataclass
@@ -643,6 +645,7 @@ def main(argv: list[str] | None = None) -> int:
         "tracking": lambda: bench_script("bench_tracking", 20 if args.quick else 50),
         "mlflow_fixed": lambda: bench_script("bench_mlflow_fixed", reps=3 if args.quick else 5),
         "report": lambda: bench_script("bench_report"),
+        "soak": lambda: bench_script("bench_soak", 300 if args.quick else 2000),
         "workers": lambda: bench_script("bench_workers", 12 if args.quick else 24),
         "pruning": lambda: bench_script("bench_pruning", 20 if args.quick else 30),
     }

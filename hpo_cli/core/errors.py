@@ -90,7 +90,7 @@ def resume_command(spec: str | None, run_dir: str | None, storage: str | None = 
     """``hpo tune SPEC -o RUN_DIR --resume``: the one place that spells how to continue a stopped run.
 
     Printed when a run is stopped and by the report of an interrupted or killed run. ``storage`` only when
-    the run was given ``--storage`` (the spec's own storage comes back with the spec); pass it redacted.
+    the run was given ``--storage`` (the spec's own storage comes back with the spec); a password shows as ``***``.
     """
     import shlex
 

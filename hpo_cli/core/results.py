@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 COMPLETE, FAIL, PRUNED, RUNNING = "COMPLETE", "FAIL", "PRUNED", "RUNNING"
+INTERRUPTED = "INTERRUPTED"  # a trial cut short by a stop, or left RUNNING by a run that was killed
 
 
 @dataclass

@@ -18,14 +18,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hpo_cli.core.errors import resume_command
 from hpo_cli.core.options import ReportOptions
 from hpo_cli.core.redact import redact
-from hpo_cli.core.results import COMPLETE, FAIL, PRUNED, RUNNING, TrialRecord
+from hpo_cli.core.results import COMPLETE, FAIL, INTERRUPTED, PRUNED, RUNNING, TrialRecord
 from hpo_cli.report import stats
 from hpo_cli.report.compare import compare_section
 from hpo_cli.report.formatting import confirmed_mean_std, fmt_duration, fmt_num, mean_std
 from hpo_cli.report.sections import model_section
 from hpo_cli.report.tables import markdown_table
+from hpo_cli.rundir.lock import held_by
 from hpo_cli.rundir.provenance import display_path, display_url
 from hpo_cli.rundir.read import ModelTrials, RunData, load_run, wall_time
 
@@ -35,6 +37,7 @@ PLOTS_DIR = "plots"
 def build_report(options: ReportOptions) -> str:
     """Markdown for the run in ``options.run_dir`` (finished or still going); draws plots if asked."""
     run = load_run(options.run_dir, options.storage)
+    _mark_killed(run)
     link_base = options.link_base or options.run_dir
     metric = str(run.best.get("metric") or run.info.get("metric") or "score")
     order = run.model_order()
@@ -111,13 +114,39 @@ def _header(run: RunData, metric: str) -> list[str]:
         lines += ["", f"`{metric}` is scikit-learn's negated loss: values are shown as scikit-learn reports "
                   f"them, so greater (closer to 0) is better and the loss is the value without its minus sign."]
     running = sum(len(mt.by_state(RUNNING)) for mt in run.models.values())
+    cut = sum(len(mt.by_state(INTERRUPTED)) for mt in run.models.values())
     status = info.get("status")
-    if running or status in ("running", "interrupted"):
-        what = f"{running} trial(s) running" if running else f"status: {status}"
-        lines += ["", f"> **This run is still going** ({what}): numbers below may change."
-                  if running or status == "running" else
-                  "> **This run was interrupted**: `hpo tune SPEC --resume` continues it."]
+    if running:
+        lines += ["", f"> **This run is still going** ({running} trial(s) running): numbers below may change."]
+    elif status == "running" and held_by(run.run_dir) is not None:
+        lines += ["", "> **This run is still going**: numbers below may change."]
+    elif status in ("running", "interrupted"):
+        how = "was interrupted" if status == "interrupted" else "ended without finishing (killed)"
+        left = f"; the {cut} trial(s) it left running are interrupted" if cut else ""
+        lines += ["", f"> **This run {how}**{left}: `{_resume(run)}` continues it."]
     return lines
+
+
+def _mark_killed(run: RunData) -> None:
+    """A run whose process is gone (no lock on its folder) left its RUNNING trials interrupted, not going.
+
+    Only for a run.json still saying ``running``/``interrupted``: after a finished run, RUNNING trials in a
+    shared storage belong to other workers that are still going.
+    """
+    if run.info.get("status") not in ("running", "interrupted") or held_by(run.run_dir) is not None:
+        return
+    for mt in run.models.values():
+        for record in mt.by_state(RUNNING):
+            record.state = INTERRUPTED
+
+
+def _resume(run: RunData) -> str:
+    """The command that continues this run (``core.errors.resume_command``), from run.json."""
+    spec = run.info.get("spec") if isinstance(run.info.get("spec"), dict) else {}
+    command = run.info.get("command") if isinstance(run.info.get("command"), list) else []
+    storage = run.info.get("storage") if "--storage" in command and isinstance(run.info.get("storage"), str) else None
+    path = spec.get("path") if isinstance(spec.get("path"), str) else None
+    return resume_command(path, display_path(run.run_dir), storage)
 
 
 def _summary(run: RunData, order: list[str], winner: str | None) -> list[str]:

@@ -15,6 +15,27 @@ from hpo_cli.core.errors import InputError, Location
 LOCK_FILE = ".hpo.lock"
 
 
+def held_by(run_dir: Path) -> int | None:
+    """The PID of the ``hpo tune`` writing ``run_dir`` now (0 if unreadable), or None when none is.
+
+    How the report tells a run still going from one that was killed: a killed run's lock is gone with it.
+    """
+    import fcntl
+
+    try:
+        fd = os.open(run_dir / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        return int(text) if text.isdigit() else 0
+    finally:
+        os.close(fd)  # also drops our shared lock
+    return None
+
+
 class RunFolderLock:
     """Hold a run folder for this process (``acquire``/``release``; also a context manager)."""
 

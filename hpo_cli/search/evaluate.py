@@ -21,13 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from hpo_cli.core.results import COMPLETE, FAIL, PRUNED
+from hpo_cli.core.results import COMPLETE, FAIL, INTERRUPTED, PRUNED
 from hpo_cli.problem.cv import Folds
 from hpo_cli.problem.data import Dataset
 from hpo_cli.problem.threads import limited
 from hpo_cli.spec.models import ModelSpec
 
-INTERRUPTED = "INTERRUPTED"
 _MAIN = "__main__"
 _PRESLICE_BYTES = 512 * 1024 * 1024
 

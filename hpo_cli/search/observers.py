@@ -39,10 +39,15 @@ class Observers:
                     log.warning(text)
                     self.warnings_out.append(text)
 
-    def close(self) -> None:
-        """``close()`` on every observer; a failure is logged, never raised over the run's own outcome."""
-        for obs in self.observers:
-            close = getattr(obs, "close", None)
+    def close(self, abort: bool = False) -> None:
+        """``close()`` on every observer once; a failure is logged, never raised over the run's own outcome.
+
+        ``abort``: a Ctrl-C outside the search (writing files, draining): observers that have ``abort()``
+        (the tracker) drop their pending work at once instead of waiting for it.
+        """
+        observers, self.observers = self.observers, []
+        for obs in observers:
+            close = (getattr(obs, "abort", None) if abort else None) or getattr(obs, "close", None)
             if close is None:
                 continue
             try:

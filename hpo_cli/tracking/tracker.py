@@ -19,6 +19,11 @@ starts) and adds it to the observers, which hear the ``core.results.RunObserver`
 - ``close()`` flushes the writer process (also after an error or Ctrl-C); parents of an unfinished run
   end KILLED, ready for ``--resume``.
 
+Draining (``run_finished``, ``close``): the run waits for the queued writes as long as the writer makes
+progress, with a line every 10 s saying how many are left; a writer silent for ``HPO_TRACKING_STALL``
+seconds (default 120) is a lost store (exit 1). Ctrl-C while draining ends the writer at once; the next
+``--resume`` logs the trials still without a child run.
+
 Also ``run_ids`` (model -> parent run id, for run.json), ``failed``/``failure`` and ``warnings`` (non-fatal
 problems, e.g. a best model that could not be logged).
 
@@ -40,11 +45,13 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+from hpo_cli.core.errors import resume_command
 from hpo_cli.core.options import TuneOptions
 from hpo_cli.core.redact import redact
 from hpo_cli.core.results import FittedBest, ModelResult, RunObserver, RunResult, TrialRecord
 from hpo_cli.spec.models import Spec
 from hpo_cli.tracking import names as ml
+from hpo_cli.tracking.drain import DrainProgress, stall_seconds
 from hpo_cli.tracking.notes import describe_parents, experiment_note
 from hpo_cli.tracking.runtree import ModelRuns, Partial, RunTree
 from hpo_cli.tracking.setup import resolve_tracking_uri, tracking_enabled
@@ -52,16 +59,18 @@ from hpo_cli.tracking.worker import Channel, Lost
 
 __all__ = ["Tracker", "open_tracker", "resolve_tracking_uri", "tracking_enabled"]
 
-CLOSE_TIMEOUT = 300.0  # seconds close() waits for queued writes (a model upload can be slow)
 CONNECT_TIMEOUT = 120.0  # a fresh interpreter importing mlflow and creating the SQLite tables, on a busy machine
 _log = logging.getLogger("hpo.tracking")
 
 
 def open_tracker(spec: Spec, options: TuneOptions, run_dir: Path) -> Tracker:
     """Check the tracking store is usable and return the tracker; InputError (exit 2) before anything runs."""
-    from hpo_cli.tracking.setup import check_uri, unusable
+    from hpo_cli.tracking.setup import check_uri, probe, unusable
 
     uri, source, where = check_uri(spec, options)
+    reason = probe(uri)  # a dead server answers in seconds, on one line, before any process starts
+    if reason is not None:
+        raise unusable(uri, source, where, reason)
     tracker = Tracker(uri, spec, options, run_dir)
     try:
         tracker.experiment_id = tracker.channel.connect(CONNECT_TIMEOUT)
@@ -102,7 +111,7 @@ class Tracker(RunObserver):
         """A request whose answer the tracker needs now (binding); raises Lost."""
         if self.failed or self._closed:
             raise Lost(self.failure or "tracking is closed")
-        return self.channel.call(op, *args, timeout=CLOSE_TIMEOUT)
+        return self.channel.call(op, *args, stall=stall_seconds())
 
     def _on_error(self, message: str, critical: bool) -> None:
         if critical:
@@ -110,13 +119,24 @@ class Tracker(RunObserver):
         else:
             self._warn(f"MLflow: {redact(message)}")
 
-    def flush(self, timeout: float = CLOSE_TIMEOUT) -> bool:
-        """Wait until every queued write is done; False when it did not finish in time."""
+    def flush(self, progress: bool = False) -> bool:
+        """Wait until every queued write is done, as long as the writer makes progress; False if it stalled."""
         try:
-            self.channel.call("flush", timeout=timeout, critical=False)
+            self.channel.call("flush", stall=stall_seconds(), critical=False,
+                              progress=DrainProgress(self.options.quiet) if progress else None)
         except Lost:
             return self.failed
         return True
+
+    def _drain(self) -> None:
+        """``flush`` with progress lines; a stall is a lost store, Ctrl-C drops the rest at once (and re-raises)."""
+        try:
+            done = self.flush(progress=True)
+        except KeyboardInterrupt:
+            self.abort()
+            raise
+        if not done:
+            self._lose(TimeoutError(f"the writer answered nothing for {stall_seconds():.0f}s"))
 
     def _lose(self, exc: BaseException) -> None:
         first = str(exc)
@@ -267,8 +287,7 @@ class Tracker(RunObserver):
                 self.log_artifacts(runs.name, plots, "plots")
             describe_parents(self, self.options.storage or self.spec.storage)
             self._register(result.best_model)
-        if not self.flush():
-            self._lose(TimeoutError(f"writes not done after {CLOSE_TIMEOUT:.0f}s"))
+        self._drain()
         if self.failed and self.failure:
             result.exit_code = result.exit_code or 1
             if self.failure not in result.warnings:
@@ -286,6 +305,16 @@ class Tracker(RunObserver):
         """Parent run id per model, for run.json."""
         return self.tree.run_ids()
 
+    def abort(self) -> None:
+        """Ctrl-C outside the search: end the writer now; the next ``--resume`` logs the trials still missing."""
+        if self._closed:
+            return
+        left = max(self.channel.pending - 1, 0)  # minus a flush request waiting
+        self._closed = True
+        self.channel.abort()
+        _log.warning("MLflow: stopped with %d queued write(s) not done; %s logs the trials still missing", left,
+                     resume_command(str(self.options.spec), str(self.run_dir), self.options.storage))
+
     def close(self) -> None:
         """Flush every queued write (also after Ctrl-C); parents of an unfinished run end KILLED (resumable)."""
         if self._closed:
@@ -294,7 +323,10 @@ class Tracker(RunObserver):
             for runs in self.tree.models():
                 if runs.parent_id and not runs.finished:
                     self._send("status", runs.parent_id, "KILLED")
-        if not self.flush():
-            self._lose(TimeoutError(f"writes not done after {CLOSE_TIMEOUT:.0f}s"))
+        if self.failed:  # the writer skips or hangs: nothing more will be written
+            self._closed = True
+            self.channel.abort()
+            return
+        self._drain()
         self._closed = True
         self.channel.stop()

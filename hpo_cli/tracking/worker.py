@@ -23,6 +23,8 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -182,8 +184,9 @@ class Channel:
 
     A plain ``python -m hpo_cli.tracking.worker`` child talking pickles over two pipes: unlike
     multiprocessing's spawn it never re-imports the caller's ``__main__``. ``send`` never waits (a
-    sender thread writes the pipe); ``call`` waits for the reply. ``on_error(message, critical)`` hears
-    about every failed request (not skipped ones).
+    sender thread writes the pipe); ``call`` waits for the reply as long as the writer makes progress
+    (a backlog of thousands of child runs is fine; a writer silent for ``stall`` seconds is not).
+    ``on_error(message, critical)`` hears about every failed request (not skipped ones).
     """
 
     def __init__(self, uri: str, experiment: str, on_error: Any) -> None:
@@ -208,6 +211,7 @@ class Channel:
         self._connected = threading.Event()
         self._connection: list[Any] = [False, "the writer process did not start"]
         self._stopped = False
+        self._progress_at = time.monotonic()  # the last reply, or when the writer last became busy
         threading.Thread(target=self._write, name="hpo-mlflow-send", daemon=True).start()
         threading.Thread(target=self._read, name="hpo-mlflow-replies", daemon=True).start()
 
@@ -227,7 +231,8 @@ class Channel:
                 pickle.dump(item, self._out, protocol=pickle.HIGHEST_PROTOCOL)
                 self._out.flush()
             except (OSError, ValueError):
-                self._fail_all("the tracking writer process ended")
+                if not self._stopped:
+                    self._fail_all("the tracking writer process ended")
                 return
             if item is None:
                 with contextlib.suppress(OSError):
@@ -242,6 +247,7 @@ class Channel:
                 if not self._stopped:
                     self._fail_all("the tracking writer process ended")
                 return
+            self._progress_at = time.monotonic()
             if job_id == 0:
                 self._connection = [ok, value]
                 self._connected.set()
@@ -270,6 +276,8 @@ class Channel:
     def _put(self, op: str, args: tuple[Any, ...], critical: bool, event: Any = None, box: Any = None) -> None:
         payload = pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL)  # raises here, in the caller
         with self._lock:
+            if not self._pending:
+                self._progress_at = time.monotonic()  # idle until now: silence counts from here
             job_id = self._next
             self._next += 1
             self._pending[job_id] = (critical, event, box if box is not None else [])
@@ -278,15 +286,37 @@ class Channel:
     def send(self, op: str, *args: Any, critical: bool = True) -> None:
         self._put(op, args, critical)
 
-    def call(self, op: str, *args: Any, timeout: float = 300.0, critical: bool = True) -> Any:
+    @property
+    def pending(self) -> int:
+        """Requests sent and not answered yet."""
+        return len(self._pending)
+
+    def call(self, op: str, *args: Any, stall: float = 120.0, critical: bool = True,
+             progress: Callable[[int], None] | None = None) -> Any:
+        """Send a request and wait for its reply behind everything queued before it.
+
+        Raises Lost when the writer answers nothing for ``stall`` seconds (or fails the request);
+        ``progress(pending)`` is called about once a second while waiting.
+        """
         event, box = threading.Event(), []
         self._put(op, args, critical, event, box)
-        if not event.wait(timeout):
-            raise Lost(f"{op}: no answer within {timeout:.0f}s")
+        while not event.wait(1.0):
+            if time.monotonic() - self._progress_at > stall:
+                raise Lost(f"{op}: the tracking writer answered nothing for {stall:.0f}s")
+            if progress is not None:
+                progress(self.pending)
         ok, value = box
         if not ok:
             raise Lost(str(value))
         return value
+
+    def abort(self) -> None:
+        """End the writer now, dropping what it still holds (Ctrl-C while draining)."""
+        self._stopped = True
+        with contextlib.suppress(OSError):
+            self.process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
 
     def stop(self) -> None:
         """Let the process finish what it holds and exit (EOF); kill it only if it hangs."""

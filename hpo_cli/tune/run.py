@@ -162,6 +162,9 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
         result.exit_code = 1 if result.failed_models or (coordinator and coordinator.failure) else 0
         write("interrupted" if interrupted else ("failed" if result.failed_models else "finished"))
         events.emit("run_finished", result)
+    except KeyboardInterrupt:  # Ctrl-C after the search: stop at once; --resume logs what tracking missed
+        events.close(abort=True)
+        raise
     finally:
         events.close()
         lock.release()

@@ -286,11 +286,11 @@ def test_no_mlflow_never_imports_mlflow(tmp_path: Path) -> None:
 def test_unreachable_server_is_bad_input_and_writes_nothing(tmp_path: Path) -> None:
     spec = iris_spec(tmp_path)
     uri = f"http://127.0.0.1:{free_port()}"
-    started = time.monotonic()
-    done = tune(tmp_path, str(spec), "--tracking-uri", uri)
+    # the probe answers at once, where MLflow alone retries for minutes: the timeout is a guard, not a measure
+    done = tune(tmp_path, str(spec), "--tracking-uri", uri, timeout=120)
     assert done.returncode == 2, done.stderr
     assert uri in done.stderr and "--no-mlflow" in done.stderr and "Traceback" not in done.stderr
-    assert time.monotonic() - started < 30
+    assert len([line for line in done.stderr.splitlines() if line.strip()]) == 1, done.stderr
     assert not (tmp_path / "run").exists()
 
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hostile_cli import run  # the one in-process runner: (exit code, stdout, stderr) of hpo ARGS
 from typer.testing import CliRunner
 
 from hpo_cli.checks.validate import check_spec, validate_spec
@@ -97,29 +98,6 @@ CORPUS: dict[str, tuple[int, str, str]] = {
 }
 
 runner = CliRunner()
-
-
-def run(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
-    """``hpo ARGS`` through the console script's ``main()`` (which maps errors to exit codes), in
-    typer's CliRunner isolation: (exit code, stdout, stderr)."""
-    import os
-
-    from hpo_cli.cli import app as cli
-
-    old_argv, old_cwd = sys.argv, os.getcwd()
-    with runner.isolation() as (out, err, _):
-        sys.argv = ["hpo", *args]
-        if cwd:
-            os.chdir(cwd)
-        try:
-            cli.main()
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        finally:
-            sys.argv = old_argv
-            os.chdir(old_cwd)
-        return code, out.getvalue().decode(), err.getvalue().decode()
 
 
 def test_the_corpus_is_large_and_mixed():

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -137,11 +138,20 @@ def _tracked_run_with_a_stuck_writer(write_spec, tmp_path: Path, **env: str) -> 
 
 def test_ctrl_c_while_draining_stops_at_once_and_resume_logs_the_rest(write_spec, tmp_path: Path) -> None:
     proc, cmd = _tracked_run_with_a_stuck_writer(write_spec, tmp_path)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
     try:
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline and not any(
+                "writing the queued runs" in line for line in list(lines)):
+            time.sleep(0.05)  # the drain's first progress line: the Ctrl-C lands in the drain itself
         proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=60)  # once: without the fix a second Ctrl-C was needed
+        proc.wait(timeout=60)  # once: without the fix a second Ctrl-C was needed
     finally:
         proc.kill()
+        reader.join(timeout=10)
+    stderr = "".join(lines)
     assert proc.returncode == 130, stderr
     assert "not done" in stderr and "--resume" in stderr and "Traceback" not in stderr
     assert len(_child_runs(tmp_path / "mlflow.db")) < 6

@@ -115,6 +115,10 @@ def _child_runs(db: Path) -> list[str]:
     return sorted(r[0] for r in rows)
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _tracked_run_with_a_stuck_writer(write_spec, tmp_path: Path, **env: str) -> tuple[subprocess.Popen, list[str]]:
     """A tracked grid of 6 trials whose writer is frozen (SIGSTOP) after the first trial: the drain cannot end."""
     db = tmp_path / "mlflow.db"
@@ -122,8 +126,10 @@ def _tracked_run_with_a_stuck_writer(write_spec, tmp_path: Path, **env: str) -> 
                        "models": [{"name": "tree", "class": "DecisionTreeClassifier", "method": "grid", "cv": 2,
                                    "space": {"max_depth": [1, 2, 3, 4, 5, 6]}}]})
     cmd = [sys.executable, "-m", "hpo_cli", "tune", str(spec), "-o", str(tmp_path / "run")]
+    # Ctrl-C as a terminal sends it: a runner that starts the tests in the background (a shell's `cmd &`)
+    # hands its children SIGINT ignored, and hpo keeps an ignored SIGINT ignored outside the search
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-                            env={**os.environ, **env})
+                            env={**os.environ, **env}, preexec_fn=_default_sigint)
     journal, run_json = tmp_path / "run" / "study.journal", tmp_path / "run" / "run.json"
     deadline = time.monotonic() + 180
     while proc.poll() is None and time.monotonic() < deadline and (

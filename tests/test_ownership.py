@@ -98,8 +98,8 @@ def test_one_tune_per_run_folder_at_a_time(write_spec, tmp_path: Path) -> None:
     first = subprocess.Popen([sys.executable, "-m", "hpo_cli", "tune", str(spec), "--no-mlflow", "-q", "-o",
                               str(out)], stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.time() + 60
-        while not (out / "study.journal").exists() and time.time() < deadline:
+        deadline = time.monotonic() + 60
+        while not (out / "study.journal").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         second = subprocess.run([sys.executable, "-m", "hpo_cli", "tune", str(spec), "--no-mlflow", "-q", "-o",
                                  str(out), "--resume"], capture_output=True, text=True, timeout=120)

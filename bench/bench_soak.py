@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_tracking import markdown  # the bench scripts' one table renderer (bench/ is on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 WINDOW = 200
 
@@ -154,13 +156,6 @@ def soak(trials: int, folder: Path) -> dict[str, Any]:
 def rows(trials: int = 2000) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="hpo-bench-soak-") as tmp:
         return [soak(trials, Path(tmp))]
-
-
-def markdown(table: list[dict[str, Any]]) -> str:
-    heads = list(table[0])
-    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
-    lines += ["| " + " | ".join(str(r[h]) for h in heads) + " |" for r in table]
-    return "\n".join(lines)
 
 
 def main() -> None:

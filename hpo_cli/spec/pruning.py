@@ -3,10 +3,12 @@
 Each pruner is one typed model whose fields are the Optuna constructor's parameters (same names, same
 meaning), so ``pruner: {type: median, n_startup_trials: 10}`` reads as Optuna's documentation does and
 a parameter of another pruner is an "unknown key" error at its own line. A bare name (``pruner:
-median``) is rewritten into ``{type: median}`` by ``normalize``. The step a pruner sees is the fold
-index (0, 1, ... across CV repeats); ``search.samplers.make_pruner`` builds the Optuna object.
-Defaults differ from Optuna's only where the fold index as the resource makes Optuna's unusable
-(a warm-up of one fold, the fold count as Hyperband's maximum resource).
+median``) is rewritten into ``{type: median}`` by ``normalize``. The step a pruner sees is the number
+of folds scored so far (1, 2, ... across CV repeats: ``search.samplers.pruner_step``), so a warm-up of
+``n_warmup_steps`` folds and a ``min_resource`` of folds mean what they say; ``search.samplers.make_pruner``
+builds the Optuna object. Defaults differ from Optuna's only where folds as the resource make Optuna's
+unusable or costly (median/percentile wait for two folds, as their measured "careful" setting; the fold
+count as Hyperband's maximum resource; successive halving's first rung after one fold).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class MedianPruner(_Strict):
 
     type: Literal["median"]
     n_startup_trials: int = Field(5, ge=0)
-    n_warmup_steps: int = Field(1, ge=0, description="folds scored before pruning may start (step index)")
+    n_warmup_steps: int = Field(2, ge=0, description="folds scored before pruning may start")
     interval_steps: int = Field(1, ge=1)
     n_min_trials: int = Field(1, ge=1)
 
@@ -46,7 +48,7 @@ class PercentilePruner(MedianPruner):
 
 
 class SuccessiveHalvingPruner(_Strict):
-    """Asynchronous successive halving with the fold index as the resource."""
+    """Asynchronous successive halving with the folds scored as the resource (first rung: after one fold)."""
 
     type: Literal["successive_halving"]
     min_resource: int | Literal["auto"] = Field(1, ge=1)

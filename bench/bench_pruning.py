@@ -62,8 +62,8 @@ def run(problem: Problem, pruner: str | dict[str, Any], folds: int, seed: int, t
     from hpo_cli.problem.data import load_dataset
     from hpo_cli.search.loop import search_model
     from hpo_cli.search.observers import Observers
-    from hpo_cli.search.stopping import StopSignal
     from hpo_cli.search.plan import prepare_model
+    from hpo_cli.search.stopping import StopSignal
     from hpo_cli.spec.load import load_spec
     from hpo_cli.tune.prepare import task_of_models
 

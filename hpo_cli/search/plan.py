@@ -28,6 +28,26 @@ def planned_trials(model: ModelSpec, grid_size: int | None) -> int:
     return min(trials, grid_size) if is_grid and grid_size is not None else trials
 
 
+def resolve_methods(spec: Spec) -> Spec:
+    """The spec with every ``method: auto`` replaced by ``samplers.auto_method`` for its space and budget.
+
+    Called once the budget is final (after ``--trials``/``--method``), before any check or search reads
+    ``method``: everything downstream (grid points, the sampler, run.json, the resume identity) sees the
+    method that runs; ``ModelSpec._auto_method`` remembers that it was chosen.
+    """
+    if not any(m.method == "auto" for m in spec.models):
+        return spec
+    models = []
+    for model in spec.models:
+        if model.method == "auto":
+            model = model.model_copy(update={"method": samplers.auto_method(model, planned_trials(model, None))})
+            model._auto_method = True
+        models.append(model)
+    new = spec.model_copy(update={"models": models})
+    new.path, new.sha256, new.doc, new.data_from_cli = spec.path, spec.sha256, spec.doc, spec.data_from_cli
+    return new
+
+
 @dataclass
 class Prepared:
     """A model ready to search: its place in the spec, its evaluator (with the folds), budget and grid points."""

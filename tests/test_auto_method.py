@@ -40,17 +40,17 @@ def _spec(tmp_path: Path, space: dict[str, Any], **model: Any) -> Path:
 ])
 def test_auto_picks_by_space_and_budget(tmp_path: Path, space: dict[str, Any], budget: int | None,
                                         expected: str) -> None:
-    from hpo_cli.search.plan import resolve_methods
+    from hpo_cli.search.plan import resolve_auto
     from hpo_cli.spec.load import load_spec
 
-    spec = resolve_methods(load_spec(_spec(tmp_path, space, **({"budget": {"trials": budget}} if budget else {}))))
+    spec = resolve_auto(load_spec(_spec(tmp_path, space, **({"budget": {"trials": budget}} if budget else {}))))
     assert spec.models[0].method == expected and spec.models[0]._auto_method
 
 
 def test_explicit_methods_are_kept_and_other_models_untouched(tmp_path: Path) -> None:
     import json
 
-    from hpo_cli.search.plan import resolve_methods
+    from hpo_cli.search.plan import resolve_auto
     from hpo_cli.spec.load import load_spec
 
     path = tmp_path / "spec.yaml"
@@ -59,7 +59,7 @@ def test_explicit_methods_are_kept_and_other_models_untouched(tmp_path: Path) ->
         "models": [{"name": m, "class": "DecisionTreeClassifier", "method": m, "space": FINITE}
                    for m in ("tpe", "random", "auto")],
     }))
-    spec = resolve_methods(load_spec(path))
+    spec = resolve_auto(load_spec(path))
     assert [(m.method, m._auto_method) for m in spec.models] == [("tpe", False), ("random", False), ("grid", True)]
 
 

@@ -30,7 +30,7 @@ PRUNER_SETTINGS = {
 def test_every_pruner_prunes_bad_regions_and_pruned_trials_are_recorded(tmp_path: Path) -> None:
     from hpo_cli.tune.run import run_tune
 
-    assert set(PRUNER_SETTINGS) == set(PRUNERS) - {"none"}
+    assert set(PRUNER_SETTINGS) == set(PRUNERS) - {"none", "auto"}  # auto: test_pruner_auto_follows_the_folds
     spec = tmp_path / "spec.yaml"
     spec.write_text(json.dumps({
         "name": "prune", "data": {"source": "sklearn:iris"},
@@ -69,7 +69,7 @@ models:
 
 
 @pytest.mark.parametrize(("folds", "pruner", "expected"), [
-    (5, "medain", "6:13: models[0].pruner: unknown pruner 'medain'; expected one of none, median, percentile, "
+    (5, "medain", "6:13: models[0].pruner: unknown pruner 'medain'; expected one of none, auto, median, percentile, "
                   "successive_halving, hyperband, wilcoxon; did you mean 'median'?"),
     (5, "{type: wilcoxon, p_treshold: 0.2}", "6:30: models[0].pruner.p_treshold: unknown key 'p_treshold'; "
                                              "did you mean 'p_threshold'?"),
@@ -128,3 +128,24 @@ def test_successive_halving_stops_a_trial_after_its_first_fold(tmp_path: Path) -
     result = run_tune(TuneOptions(spec=spec, output=tmp_path / "run", quiet=True), observers=[])
     pruned = [t for t in result.models[0].trials if t.state == PRUNED]
     assert pruned and all(len(t.split_scores) == 1 for t in pruned), [len(t.split_scores) for t in pruned]
+
+
+@pytest.mark.parametrize(("cv", "expected"), [
+    ({"folds": 2}, {"type": "none"}),
+    ({"folds": 3}, {"type": "successive_halving", "min_resource": 1, "reduction_factor": 4}),
+    ({"folds": 2, "repeats": 2}, {"type": "successive_halving", "min_resource": 1, "reduction_factor": 4}),
+    ({"folds": 5}, {"type": "successive_halving", "min_resource": 1, "reduction_factor": 3}),
+    ({"folds": 10}, {"type": "successive_halving", "min_resource": 1, "reduction_factor": 3}),
+])
+def test_pruner_auto_follows_the_folds(tmp_path: Path, cv: dict, expected: dict) -> None:
+    """``pruner: auto`` is replaced, once the spec is final, by the pruner measured best for its fold count
+    (all folds x repeats); ``hpo validate`` and the search see the concrete pruner."""
+    from hpo_cli.search.plan import resolve_auto
+    from hpo_cli.spec.load import load_spec
+
+    path = tmp_path / "spec.yaml"
+    path.write_text(json.dumps({"data": {"source": "sklearn:iris"}, "models": [
+        {"name": "tree", "class": "DecisionTreeClassifier", "cv": cv, "pruner": "auto",
+         "space": {"max_depth": {"type": "int", "low": 1, "high": 8}}}]}))
+    pruner = resolve_auto(load_spec(path)).models[0].pruner
+    assert {k: v for k, v in pruner.model_dump().items() if k in expected} == expected

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from hpo_cli.core.errors import Problem
-from hpo_cli.search.plan import planned_trials
+from hpo_cli.search.plan import planned_folds, planned_trials
 from hpo_cli.spec.models import ModelSpec, Spec
 
 
@@ -42,7 +42,7 @@ def check_pruning(spec: Spec, index: int, model: ModelSpec) -> list[Problem]:
     pruner = model.pruner
     if pruner.type == "none":
         return []
-    folds = model.cv.folds * (model.cv.repeats if model.cv.kind != "timeseries" else 1)
+    folds = planned_folds(model)
     last = folds - 1  # the last number of folds scored after which pruning still saves a fit
     path = ("models", index, "pruner")
     first = _first_step(model)

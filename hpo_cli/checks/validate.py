@@ -21,7 +21,7 @@ from hpo_cli.checks.pruning import check_pruning
 from hpo_cli.checks.space import check_space
 from hpo_cli.core.errors import InputError, Location, Problem
 from hpo_cli.core.text import suggest
-from hpo_cli.search.plan import planned_trials, resolve_methods
+from hpo_cli.search.plan import planned_trials, resolve_auto
 from hpo_cli.spec.load import load_spec
 from hpo_cli.spec.models import ModelSpec, Spec
 
@@ -109,7 +109,7 @@ def summarize(spec: Spec, model: ModelSpec) -> ModelSummary:
 
 def validate_spec(path: str | Path, data_override: str | None = None, only: Sequence[str] = ()) -> ValidationResult:
     """Load and check a spec; ``InputError`` with every error, else the summary and the warnings."""
-    spec = resolve_methods(load_spec(path, data_override))
+    spec = resolve_auto(load_spec(path, data_override))
     problems = check_spec(spec, only)
     errors = [p for p in problems if p.severity == "error"]
     if errors:

@@ -28,17 +28,25 @@ def planned_trials(model: ModelSpec, grid_size: int | None) -> int:
     return min(trials, grid_size) if is_grid and grid_size is not None else trials
 
 
-def resolve_methods(spec: Spec) -> Spec:
-    """The spec with every ``method: auto`` replaced by ``samplers.auto_method`` for its space and budget.
+def planned_folds(model: ModelSpec) -> int:
+    """Fits per complete trial: folds x repeats (a time-series split has no repeats)."""
+    return model.cv.folds * (model.cv.repeats if model.cv.kind != "timeseries" else 1)
 
-    Called once the budget is final (after ``--trials``/``--method``), before any check or search reads
-    ``method``: everything downstream (grid points, the sampler, run.json, the resume identity) sees the
-    method that runs; ``ModelSpec._auto_method`` remembers that it was chosen.
+
+def resolve_auto(spec: Spec) -> Spec:
+    """The spec with every ``method: auto`` and ``pruner: auto`` replaced by what they choose.
+
+    ``samplers.auto_method`` picks by the space and the budget, ``samplers.auto_pruner`` by the fold
+    count. Called once the budget is final (after ``--trials``/``--method``), before any check or search
+    reads them: everything downstream (grid points, the sampler, run.json, the resume identity) sees what
+    runs; ``ModelSpec._auto_method`` remembers that the method was chosen.
     """
-    if not any(m.method == "auto" for m in spec.models):
+    if not any(m.method == "auto" or m.pruner.type == "auto" for m in spec.models):
         return spec
     models = []
     for model in spec.models:
+        if model.pruner.type == "auto":
+            model = model.model_copy(update={"pruner": samplers.auto_pruner(planned_folds(model))})
         if model.method == "auto":
             model = model.model_copy(update={"method": samplers.auto_method(model, planned_trials(model, None))})
             model._auto_method = True

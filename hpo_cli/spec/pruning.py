@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PRUNERS = ("none", "median", "percentile", "successive_halving", "hyperband", "wilcoxon")
+PRUNERS = ("none", "auto", "median", "percentile", "successive_halving", "hyperband", "wilcoxon")
 
 
 class _Strict(BaseModel):
@@ -28,6 +28,12 @@ class NonePruner(_Strict):
     """No pruning: every trial runs every fold."""
 
     type: Literal["none"]
+
+
+class AutoPruner(_Strict):
+    """The pruner measured best for the model's fold count (``search.samplers.auto_pruner``)."""
+
+    type: Literal["auto"]
 
 
 class MedianPruner(_Strict):
@@ -75,8 +81,8 @@ class WilcoxonPruner(_Strict):
     n_startup_steps: int = Field(2, ge=0)
 
 
-PrunerSpec = Annotated[NonePruner | MedianPruner | PercentilePruner | SuccessiveHalvingPruner | HyperbandPruner
-                       | WilcoxonPruner, Field(discriminator="type")]
+PrunerSpec = Annotated[NonePruner | AutoPruner | MedianPruner | PercentilePruner | SuccessiveHalvingPruner
+                       | HyperbandPruner | WilcoxonPruner, Field(discriminator="type")]
 
 
 class ConfirmSpec(_Strict):
@@ -88,5 +94,6 @@ class ConfirmSpec(_Strict):
 
 def pruner_fields() -> dict[str, tuple[str, ...]]:
     """Each pruner's keys: the "did you mean" candidates for a misspelled pruner parameter."""
-    classes = (NonePruner, MedianPruner, PercentilePruner, SuccessiveHalvingPruner, HyperbandPruner, WilcoxonPruner)
+    classes = (NonePruner, AutoPruner, MedianPruner, PercentilePruner, SuccessiveHalvingPruner, HyperbandPruner,
+               WilcoxonPruner)
     return {cls.model_fields["type"].annotation.__args__[0]: tuple(cls.model_fields) for cls in classes}

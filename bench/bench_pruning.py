@@ -33,6 +33,8 @@ PRUNERS: dict[str, str | dict[str, Any]] = {
     "none": "none", "auto": "auto", "median": "median", "percentile": "percentile",
     "successive_halving": "successive_halving", "hyperband": "hyperband", "wilcoxon": "wilcoxon",
     "wilcoxon_p0.3": {"type": "wilcoxon", "p_threshold": 0.3},
+    "sh_rf3": {"type": "successive_halving", "reduction_factor": 3},
+    "sh_rf6": {"type": "successive_halving", "reduction_factor": 6},
 }
 #: Metrics in [0, 1]-like units, where "lose at most 0.002" means what it says (diabetes' RMSE is ~55).
 UNIT_METRICS = {"roc_auc", "accuracy", "neg_log_loss"}

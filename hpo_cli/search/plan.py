@@ -67,8 +67,16 @@ def model_info(spec: Spec, model: ModelSpec, evaluator: Evaluator) -> dict[str, 
         "init_params": effective_init_params(model, spec.allow_modules),
         "metric": metric_label(model.metric, ds.task), "metrics": list(model.metrics), "method": model.method,
         "cv": describe(model.cv, ds.task, ds.groups is not None), "n_splits": len(evaluator.folds),
-        "seed": model.seed, "space": list(model.space),
+        "seed": model.seed, "space": list(model.space), **objectives_info(model),
     })
+
+
+def objectives_info(model: ModelSpec) -> dict[str, Any]:
+    """``objectives`` and ``select`` for ``hpo_model``; nothing for a single-objective model (its attribute
+    stays as it was)."""
+    if not model.objectives:
+        return {}
+    return {"objectives": [o.model_dump() for o in model.objectives], "select": model.select or "best_first"}
 
 
 def model_identity(spec: Spec, model: ModelSpec, dataset: Dataset) -> dict[str, Any]:
@@ -85,6 +93,7 @@ def model_identity(spec: Spec, model: ModelSpec, dataset: Dataset) -> dict[str, 
                "shuffle": cv.shuffle if cv.shuffle is not None else kind != "timeseries",
                "gap": cv.gap, "max_train_size": cv.max_train_size, "seed": model.seed},
         "metric": metric_label(model.metric, dataset.task),
+        **({"objectives": [o.model_dump() for o in model.objectives]} if model.objectives else {}),
         "test_size": spec.data.test_size if spec.data else None,
         "data_sha256": dataset.sha256,
     })

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from hpo_cli.core.pareto import objective_value, objectives_of, pareto_front, select_label, select_point, winner_across
+from hpo_cli.core.pareto import objective_value, objectives_of, pareto_front, select_point, winner_across
 from hpo_cli.core.results import ModelResult, ranks
 from hpo_cli.core.values import plain
 from hpo_cli.rundir.paths import BEST_PARAMETERS, RESULTS_MD, RUN_JSON, TRIALS_CSV, atomic_write_text
@@ -139,7 +139,7 @@ def best_parameters(results: list[ModelResult], metric: str, with_test: bool) ->
     out: dict[str, Any] = {"best_model": best_model_name(results), "metric": metric, "direction": "maximize"}
     if results and results[0].objectives:
         out["objectives"] = plain(results[0].objectives)
-        out["select"] = select_label(results[0].select)
+        out["select"] = plain(results[0].select)  # best_first | knee | {max_fit_time: seconds}
     out["models"] = models
     return out
 

@@ -22,7 +22,7 @@ from hpo_cli.checks.pruning import check_pruning
 from hpo_cli.checks.space import check_space
 from hpo_cli.core.errors import InputError, Location, Problem
 from hpo_cli.core.text import suggest
-from hpo_cli.search.plan import planned_trials
+from hpo_cli.search.plan import planned_trials, resolve_auto
 from hpo_cli.spec.load import load_spec
 from hpo_cli.spec.models import ModelSpec, Spec
 
@@ -107,13 +107,14 @@ def summarize(spec: Spec, model: ModelSpec) -> ModelSummary:
     grid = grid_size(model)
     trials = planned_trials(model, grid)
     folds = model.cv.folds * model.cv.repeats
-    return ModelSummary(model.name, estimator_dotted(model, spec.allow_modules), model.method, dimensions(model),
+    method = f"{model.method} (auto)" if model._auto_method else model.method
+    return ModelSummary(model.name, estimator_dotted(model, spec.allow_modules), method, dimensions(model),
                         grid, trials, folds, trials * folds, model.budget.timeout)
 
 
 def validate_spec(path: str | Path, data_override: str | None = None, only: Sequence[str] = ()) -> ValidationResult:
     """Load and check a spec; ``InputError`` with every error, else the summary and the warnings."""
-    spec = load_spec(path, data_override)
+    spec = resolve_auto(load_spec(path, data_override))
     problems = check_spec(spec, only)
     errors = [p for p in problems if p.severity == "error"]
     if errors:

@@ -28,6 +28,34 @@ def planned_trials(model: ModelSpec, grid_size: int | None) -> int:
     return min(trials, grid_size) if is_grid and grid_size is not None else trials
 
 
+def planned_folds(model: ModelSpec) -> int:
+    """Fits per complete trial: folds x repeats (a time-series split has no repeats)."""
+    return model.cv.folds * (model.cv.repeats if model.cv.kind != "timeseries" else 1)
+
+
+def resolve_auto(spec: Spec) -> Spec:
+    """The spec with every ``method: auto`` and ``pruner: auto`` replaced by what they choose.
+
+    ``samplers.auto_method`` picks by the space and the budget, ``samplers.auto_pruner`` by the fold
+    count. Called once the budget is final (after ``--trials``/``--method``), before any check or search
+    reads them: everything downstream (grid points, the sampler, run.json, the resume identity) sees what
+    runs; ``ModelSpec._auto_method`` remembers that the method was chosen.
+    """
+    if not any(m.method == "auto" or m.pruner.type == "auto" for m in spec.models):
+        return spec
+    models = []
+    for model in spec.models:
+        if model.pruner.type == "auto":
+            model = model.model_copy(update={"pruner": samplers.auto_pruner(planned_folds(model))})
+        if model.method == "auto":
+            model = model.model_copy(update={"method": samplers.auto_method(model, planned_trials(model, None))})
+            model._auto_method = True
+        models.append(model)
+    new = spec.model_copy(update={"models": models})
+    new.path, new.sha256, new.doc, new.data_from_cli = spec.path, spec.sha256, spec.doc, spec.data_from_cli
+    return new
+
+
 @dataclass
 class Prepared:
     """A model ready to search: its place in the spec, its evaluator (with the folds), budget and grid points."""

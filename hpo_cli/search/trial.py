@@ -44,7 +44,7 @@ def run_trial(study: Any, trial: Any, spec: Spec, prep: Prepared, stop: StopSign
         params = suggest(study, trial, spec, prep.index, model)
 
         def report(step: int, scores: list[float], trial: Any = trial) -> bool:
-            trial.report(report_value(scores), step)
+            trial.report(report_value(scores), samplers.pruner_step(step))
             return step < len(evaluator.folds) - 1 and samplers.should_prune(trial)
 
         outcome = evaluator.evaluate(params, report if model.pruner.type != "none" else None, stop.is_set)

@@ -228,6 +228,10 @@ models:
     assert [o.direction for o in model.objectives or []] == ["maximize", "minimize"]
     code, out, err = run("validate", "ok.yaml", cwd=tmp_path)
     assert code == 0, out + err
+    # `pruner: auto` chooses no pruner for two objectives (nothing can prune them); `method: auto` is tpe/grid
+    spec.write_text(spec.read_text().replace("method: grid", "method: auto\n    pruner: auto"))
+    code, out, err = run("validate", "ok.yaml", cwd=tmp_path)
+    assert code == 0, out + err
 
 
 def test_two_workers_share_a_two_objective_study(write_spec, tune, read_trials) -> None:

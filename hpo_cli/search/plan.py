@@ -18,6 +18,7 @@ from hpo_cli.problem.estimators import effective_init_params, estimator_dotted
 from hpo_cli.search import samplers
 from hpo_cli.search.evaluate import Evaluator, metric_label
 from hpo_cli.spec.models import DEFAULT_TRIALS, ModelSpec, Spec
+from hpo_cli.spec.pruning import NonePruner
 
 
 def planned_trials(model: ModelSpec, grid_size: int | None) -> int:
@@ -45,8 +46,9 @@ def resolve_auto(spec: Spec) -> Spec:
         return spec
     models = []
     for model in spec.models:
-        if model.pruner.type == "auto":
-            model = model.model_copy(update={"pruner": samplers.auto_pruner(planned_folds(model))})
+        if model.pruner.type == "auto":  # two objectives: nothing can prune them (checks.objectives), so none
+            pruner = samplers.auto_pruner(planned_folds(model)) if not model.objectives else NonePruner(type="none")
+            model = model.model_copy(update={"pruner": pruner})
         if model.method == "auto":
             model = model.model_copy(update={"method": samplers.auto_method(model, planned_trials(model, None))})
             model._auto_method = True

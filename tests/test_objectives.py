@@ -242,3 +242,38 @@ def test_two_workers_share_a_two_objective_study(write_spec, tune, read_trials) 
     assert len(rows) == 8 and {r["state"] for r in rows} == {"COMPLETE"}
     points = {int(r["trial"]): (float(r["mean_test_score"]), float(r["mean_fit_time"])) for r in rows}
     assert {int(r["trial"]) for r in rows if r["pareto"] == "true"} == _non_dominated(points)
+
+
+def test_mlflow_children_log_both_values_and_the_parent_the_chosen_point(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_tracking import assert_exactly_once, tree
+    from test_tracking import tune as tune_cli
+    from test_tracking import write_spec as write
+
+    spec = write(tmp_path, {"name": "mo-track", "data": {"source": "sklearn:breast_cancer"},
+                            "models": [{**LOGREG, "method": "random", "budget": {"trials": 6}, "objectives": ROC_FIT,
+                                        "select": {"max_fit_time": "10s"}}], "output": "run"})
+    done = tune_cli(tmp_path, str(spec), "-q")
+    assert done.returncode == 0, done.stderr
+    rows = {int(r["trial"]): r for r in _rows(tmp_path / "run")}
+    _, parents, children = tree(f"sqlite:///{tmp_path / 'mlflow.db'}", "mo-track")
+    assert_exactly_once(parents, children, list(rows.values()))
+    for child in children["logreg"]:
+        row = rows[int(child.data.tags["hpo.trial"])]
+        assert child.data.metrics["mean_test_score"] == float(row["mean_test_score"])
+        assert child.data.metrics["mean_fit_time"] == float(row["mean_fit_time"])
+    parent = parents["logreg"]
+    front = _non_dominated({n: (float(r["mean_test_score"]), float(r["mean_fit_time"])) for n, r in rows.items()})
+    chosen = max(front, key=lambda n: (float(rows[n]["mean_test_score"]), -float(rows[n]["mean_fit_time"]), -n))
+    assert parent.data.metrics["best_trial"] == chosen and parent.data.metrics["pareto_size"] == len(front)
+    assert parent.data.tags["hpo.select"] == "max_fit_time: 10"
+    assert parent.data.tags["hpo.objectives"] == "roc_auc (maximize), fit_time (minimize)"
+
+
+def _rows(run_dir: Path) -> list[dict[str, str]]:
+    import csv
+
+    with (run_dir / "trials.csv").open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))

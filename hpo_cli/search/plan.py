@@ -18,6 +18,7 @@ from hpo_cli.problem.estimators import effective_init_params, estimator_dotted
 from hpo_cli.search import samplers
 from hpo_cli.search.evaluate import Evaluator, metric_label
 from hpo_cli.spec.models import DEFAULT_TRIALS, ModelSpec, Spec
+from hpo_cli.spec.pruning import NonePruner
 
 
 def planned_trials(model: ModelSpec, grid_size: int | None) -> int:
@@ -45,8 +46,9 @@ def resolve_auto(spec: Spec) -> Spec:
         return spec
     models = []
     for model in spec.models:
-        if model.pruner.type == "auto":
-            model = model.model_copy(update={"pruner": samplers.auto_pruner(planned_folds(model))})
+        if model.pruner.type == "auto":  # two objectives: nothing can prune them (checks.objectives), so none
+            pruner = samplers.auto_pruner(planned_folds(model)) if not model.objectives else NonePruner(type="none")
+            model = model.model_copy(update={"pruner": pruner})
         if model.method == "auto":
             model = model.model_copy(update={"method": samplers.auto_method(model, planned_trials(model, None))})
             model._auto_method = True
@@ -95,8 +97,16 @@ def model_info(spec: Spec, model: ModelSpec, evaluator: Evaluator) -> dict[str, 
         "init_params": effective_init_params(model, spec.allow_modules),
         "metric": metric_label(model.metric, ds.task), "metrics": list(model.metrics), "method": model.method,
         "cv": describe(model.cv, ds.task, ds.groups is not None), "n_splits": len(evaluator.folds),
-        "seed": model.seed, "space": list(model.space),
+        "seed": model.seed, "space": list(model.space), **objectives_info(model),
     })
+
+
+def objectives_info(model: ModelSpec) -> dict[str, Any]:
+    """``objectives`` and ``select`` for ``hpo_model``; nothing for a single-objective model (its attribute
+    stays as it was)."""
+    if not model.objectives:
+        return {}
+    return {"objectives": [o.model_dump() for o in model.objectives], "select": model.select or "best_first"}
 
 
 def model_identity(spec: Spec, model: ModelSpec, dataset: Dataset) -> dict[str, Any]:
@@ -113,6 +123,7 @@ def model_identity(spec: Spec, model: ModelSpec, dataset: Dataset) -> dict[str, 
                "shuffle": cv.shuffle if cv.shuffle is not None else kind != "timeseries",
                "gap": cv.gap, "max_train_size": cv.max_train_size, "seed": model.seed},
         "metric": metric_label(model.metric, dataset.task),
+        **({"objectives": [o.model_dump() for o in model.objectives]} if model.objectives else {}),
         "test_size": spec.data.test_size if spec.data else None,
         "data_sha256": dataset.sha256,
     })

@@ -63,6 +63,8 @@ def warm_imports(trace: Callable[[str, tuple[float, float]], None] | None = None
     Measured (bench/bench_mlflow_fixed.py): these imports, and MLflow's one scan of the installed
     packages when it checks a model's requirements, were most of tracking's fixed cost, spent after the
     search in series with it. ``op_best_model`` waits for the thread (no two threads import at once).
+    The thread keeps the writer's start-up priority: these ~2 s of CPU are bounded and the end of the run
+    waits for them; the unbounded per-trial writes on the main thread are the ones that yield (``worker``).
     """
 
     def step(what: str, work: Callable[[], Any]) -> None:

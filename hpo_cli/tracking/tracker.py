@@ -19,11 +19,10 @@ starts) and adds it to the observers, which hear the ``core.results.RunObserver`
 - ``close()`` flushes the writer process (also after an error or Ctrl-C); parents of an unfinished run
   end KILLED, ready for ``--resume``.
 
-Draining (``run_finished``, ``close``) waits as long as the writer makes progress (``drain``); Ctrl-C
-then ends the writer at once, and the next ``--resume`` logs the trials still without a child run.
+Draining (``run_finished``, ``close``) waits while the writer makes progress (``drain``); Ctrl-C then
+ends the writer at once, and the next ``--resume`` logs the trials still without a child run.
 
-Also ``run_ids`` (model -> parent run id, for run.json), ``failed``/``failure`` and ``warnings`` (non-fatal
-problems, e.g. a best model that could not be logged).
+Also ``run_ids`` (model -> parent run id, for run.json), ``failed``/``failure``, ``warnings`` (non-fatal).
 
 Guarantees and choices:
 
@@ -260,10 +259,11 @@ class Tracker(RunObserver):
         except Exception as exc:
             self._warn(f"MLflow: the best model of {fitted.model} cannot be pickled, not logged: {exc}")
             return
-        self._scratch = self._scratch or Path(tempfile.mkdtemp(prefix="hpo-mlflow-"))
+        self._scratch, since = self._scratch or Path(tempfile.mkdtemp(prefix="hpo-mlflow-")), clock()
         try:
             files = write_diagnostics(self._scratch / fitted.model, fitted.estimator, fitted.X, fitted.y,
                                       fitted.task, fitted.on_test)
+            trace("search", "diagnostics", since)
         except Exception as exc:  # the model is still logged
             files = []
             self._warn(f"MLflow: the diagnostics of {fitted.model} could not be drawn: {type(exc).__name__}: {exc}")

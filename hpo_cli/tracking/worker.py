@@ -177,9 +177,7 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
     ctx.warm = warm
     reply(0, True, experiment_id)
     trace("connect", started)
-    with contextlib.suppress(OSError):  # connected: from now on the search comes first (issue 9)
-        os.nice(10)
-    lost = False
+    lost = niced = False
     while True:
         try:
             item = pickle.load(requests)
@@ -201,6 +199,10 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
             lost = lost or critical
             reply(job_id, False, f"{op}: {describe_error(exc)}")
         trace(op, started)
+        if op == "children" and not niced:  # the first parent is bound, trials start: they come first (issue 9)
+            with contextlib.suppress(OSError):  # this thread (Linux): until now the search waited for it
+                os.nice(10)
+            niced = True
 
 
 def main(argv: list[str]) -> None:

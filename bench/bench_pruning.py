@@ -54,14 +54,16 @@ PROBLEMS = [
 ]
 
 
-def search(problem: Problem, pruner: str, folds: int, seed: int, trials: int, folder: Path) -> tuple[int, float]:
-    """(fits run, best CV mean) of one TPE search through hpo's own trial loop."""
+def run(problem: Problem, pruner: str | dict[str, Any], folds: int, seed: int, trials: int, folder: Path,
+        method: str = "tpe") -> list[Any]:
+    """The trial records (``core.results.TrialRecord``) of one search through hpo's own trial loop."""
     import optuna
 
     from hpo_cli.problem.data import load_dataset
     from hpo_cli.search.loop import search_model
-    from hpo_cli.search.observers import Observers, StopSignal
+    from hpo_cli.search.observers import Observers
     from hpo_cli.search.plan import prepare_model
+    from hpo_cli.search.stopping import StopSignal
     from hpo_cli.spec.load import load_spec
     from hpo_cli.tune.prepare import task_of_models
 
@@ -69,7 +71,7 @@ def search(problem: Problem, pruner: str, folds: int, seed: int, trials: int, fo
     spec_path.write_text(yaml.safe_dump({
         "name": "bench", "data": {"source": f"sklearn:{problem.data}"}, "tracking": {"mlflow": False},
         "models": [{"name": "m", "class": problem.estimator, "preprocess": list(problem.preprocess),
-                    "metric": problem.metric, "method": "tpe", "seed": seed, "budget": {"trials": trials},
+                    "metric": problem.metric, "method": method, "seed": seed, "budget": {"trials": trials},
                     "cv": folds, "pruner": pruner, "space": problem.space}],
     }))
     spec = load_spec(spec_path)
@@ -78,8 +80,15 @@ def search(problem: Problem, pruner: str, folds: int, seed: int, trials: int, fo
     with StopSignal() as stop:
         result, _ = search_model(spec, prep, optuna.storages.InMemoryStorage(), resume=False,
                                  events=Observers([], []), stop=stop)
-    fits = sum(len(t.split_scores) for t in result.trials)
-    best = max(t.mean_test_score for t in result.trials if t.state == "COMPLETE" and t.mean_test_score is not None)
+    return result.trials
+
+
+def search(problem: Problem, pruner: str | dict[str, Any], folds: int, seed: int, trials: int,
+           folder: Path) -> tuple[int, float]:
+    """(fits run, best CV mean) of one TPE search through hpo's own trial loop."""
+    trials_run = run(problem, pruner, folds, seed, trials, folder)
+    fits = sum(len(t.split_scores) for t in trials_run)
+    best = max(t.mean_test_score for t in trials_run if t.state == "COMPLETE" and t.mean_test_score is not None)
     return fits, best
 
 

@@ -140,7 +140,8 @@ def test_a_machine_that_dies_mid_trial_loses_nothing(cluster, tmp_path: Path) ->
     deadline = time.monotonic() + 300
     victim = None
     while victim is None and time.monotonic() < deadline and joiner.poll() is None:
-        victim = next((int(p.name) for p in marks.iterdir() if _ppid(int(p.name)) == joiner.pid), None)
+        # The joiner's worker: forked by its template process (tune.worker_main), the joiner's child.
+        victim = next((int(p.name) for p in marks.iterdir() if _ppid(_ppid(int(p.name))) == joiner.pid), None)
         time.sleep(0.05)
     assert victim is not None, "the joined process's worker never started a fit"
     os.kill(joiner.pid, signal.SIGKILL)  # the machine is gone: its coordinator and its worker

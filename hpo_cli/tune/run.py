@@ -34,7 +34,7 @@ from hpo_cli.spec.load import load_spec
 from hpo_cli.spec.models import Spec
 from hpo_cli.storage.backend import delete_study_if_exists, open_storage, storage_url
 from hpo_cli.tune.ownership import check_existing_studies, wait_for_join
-from hpo_cli.tune.parallel import Coordinator, queue_mode
+from hpo_cli.tune.parallel import Coordinator, WorkerTemplate, queue_mode
 from hpo_cli.tune.prepare import apply_overrides, check, check_output_dir, check_workers, task_of_models
 
 
@@ -60,17 +60,28 @@ def _open_tracker(spec: Spec, options: TuneOptions, run_dir: Path) -> RunObserve
 
 def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -> RunResult:
     """Run every selected model's search and write the run folder; see the module docstring."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     started_at = datetime.now(UTC)
     spec = apply_overrides(load_spec(options.spec, options.data), options)
     check_workers(spec, options)
+    threads = threads_per_worker(options.workers, options.threads)
+    # The workers' template imports and loads the data meanwhile, on the other core (tune.worker_main).
+    template = WorkerTemplate(options, threads) if queue_mode(options, spec) else None
+    try:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        return _run(spec, options, observers, started_at, threads, template)
+    finally:
+        if template is not None:
+            template.close()  # the coordinator closed it already, unless the run ended before the search
+
+
+def _run(spec: Spec, options: TuneOptions, observers: list[RunObserver] | None, started_at: datetime,
+         threads: int, template: WorkerTemplate | None) -> RunResult:
     warnings_out = check(spec, options.models)
     selected = [i for i, m in enumerate(spec.models) if not options.models or m.name in options.models]
     task = task_of_models(spec, selected)
     dataset = load_dataset(spec, task)  # the check above loaded it: this is the same object
-    threads = threads_per_worker(options.workers, options.threads)
     prepared = [prepare_model(spec, i, dataset, threads) for i in selected]
     metric = metric_label(spec.models[selected[0]].metric, task)
     run_dir = spec.output_dir
@@ -131,9 +142,9 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
         coordinator: Coordinator | None = None
         with StopSignal(on_force=forced_stop) as stop, contextlib.ExitStack() as workers:
             searches: Iterable[tuple[ModelResult, Any]]
-            if queue_mode(options, spec):
+            if template is not None:
                 coordinator = workers.enter_context(Coordinator(spec, options, prepared, storage, events, identities,
-                                                                threads, stop, warnings_out))
+                                                                threads, stop, warnings_out, template))
                 coordinator.prepare()
                 coordinator.start()
                 searches = coordinator.results()

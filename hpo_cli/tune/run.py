@@ -24,7 +24,7 @@ from hpo_cli.report.markdown import results_markdown
 from hpo_cli.rundir import writers
 from hpo_cli.rundir.lock import RunFolderLock
 from hpo_cli.rundir.provenance import RunInfo
-from hpo_cli.search.confirm import confirm_top
+from hpo_cli.search.confirm import await_confirmation, confirm_top
 from hpo_cli.search.evaluate import metric_label
 from hpo_cli.search.loop import earlier_result, refit_best, search_model, study_name
 from hpo_cli.search.observers import Observers
@@ -33,7 +33,7 @@ from hpo_cli.search.stopping import StopSignal
 from hpo_cli.spec.load import load_spec
 from hpo_cli.spec.models import Spec
 from hpo_cli.storage.backend import delete_study_if_exists, open_storage, storage_url
-from hpo_cli.tune.ownership import check_existing_studies, wait_for_join
+from hpo_cli.tune.ownership import check_existing_studies, join_wait, wait_for_join
 from hpo_cli.tune.parallel import Coordinator, WorkerTemplate, queue_mode
 from hpo_cli.tune.prepare import apply_overrides, check, check_output_dir, check_workers, task_of_models
 
@@ -160,6 +160,8 @@ def _run(spec: Spec, options: TuneOptions, observers: list[RunObserver] | None, 
                 if model_result.stop_reason != "interrupted" and not options.join:  # the first process ends a model
                     confirm_top(prep, model_result, study, warnings_out)  # before the refit: it may change the best
                     refit_best(prep, model_result, study, dataset, events, warnings_out)
+                elif model_result.stop_reason != "interrupted":  # a joiner shows the first process's winner
+                    await_confirmation(prep, model_result, study, warnings_out, join_wait())
                 done[model_result.name] = model_result
                 if model_result.n_complete == 0 and model_result.trials and model_result.stop_reason != "interrupted":
                     result.failed_models.append(model_result.name)

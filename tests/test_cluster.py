@@ -210,8 +210,12 @@ def test_workers_on_postgres_are_exact_and_tracked_once(workers, cluster, tmp_pa
 
 def test_joiners_share_one_mlflow_parent_per_model_closed_by_the_first(cluster, tmp_path: Path) -> None:
     """A first process and 2 joiners, one MLflow store: one parent per model, one child per trial, parents
-    FINISHED by the first process; a joiner that arrives once all is done neither reopens them nor logs again."""
+    FINISHED by the first process; a joiner that arrives once all is done neither reopens them nor logs again.
+    Only the first process confirms the winner; every run folder shows that confirmation."""
     url, name, spec, env, uri = _tracked_spec(cluster, tmp_path)
+    data = json.loads(spec.read_text(encoding="utf-8"))
+    data["models"][1]["confirm"] = {"top": 2, "repeats": 1}
+    spec.write_text(json.dumps(data), encoding="utf-8")
     from mlflow import MlflowClient
 
     # The store's tables first: MLflow's SQLite migrations race when three processes create one file at
@@ -227,3 +231,14 @@ def test_joiners_share_one_mlflow_parent_per_model_closed_by_the_first(cluster, 
                            "-q"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert late.returncode == 0, late.stderr
     _assert_exact_and_tracked(url, name, uri, tmp_path / "run0")
+    import csv
+
+    confirmed = []
+    for k in range(4):
+        with open(tmp_path / f"run{k}" / "trials.csv", newline="", encoding="utf-8") as fh:
+            confirmed.append({r["trial"]: r["confirmed_mean_test_score"] for r in csv.DictReader(fh)
+                              if r["model"] == "knn" and r["confirmed_mean_test_score"]})
+        best = yaml.safe_load((tmp_path / f"run{k}" / "best_parameters.yaml").read_text(encoding="utf-8"))
+        assert best["models"]["knn"]["params"] == yaml.safe_load(
+            (tmp_path / "run0" / "best_parameters.yaml").read_text(encoding="utf-8"))["models"]["knn"]["params"]
+    assert len(confirmed[0]) == 2 and all(c == confirmed[0] for c in confirmed), confirmed

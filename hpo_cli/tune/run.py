@@ -34,8 +34,9 @@ from hpo_cli.spec.load import load_spec
 from hpo_cli.spec.models import Spec
 from hpo_cli.storage.backend import delete_study_if_exists, open_storage, storage_url
 from hpo_cli.tune.ownership import check_existing_studies, join_wait, wait_for_join
-from hpo_cli.tune.parallel import Coordinator, WorkerTemplate, queue_mode
+from hpo_cli.tune.parallel import Coordinator, queue_mode
 from hpo_cli.tune.prepare import apply_overrides, check, check_output_dir, check_workers, task_of_models
+from hpo_cli.tune.template import WorkerTemplate
 
 
 def failure_summary(result: ModelResult) -> str:

@@ -120,6 +120,9 @@ def _fork_worker(ready: Prepared | BaseException, orders: WorkerOrders, proto: i
     try:
         # The protocol pipes are the template's: a worker holding them would hide the template's end.
         os.close(proto)
+        # A session of its own, as a separately started worker had: with the kernel's autogroup scheduling
+        # each session gets a fair share of a busy machine's cores; workers sharing one would share one share.
+        os.setsid()
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
         if "numpy" in sys.modules:  # fresh entropy, as a separately started worker had (random reseeds itself)
             sys.modules["numpy"].random.seed()

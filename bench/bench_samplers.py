@@ -1,15 +1,31 @@
-"""Which sampler should be the default: hpo's TPE, Optuna's default TPE and random search at equal budget.
+"""Which sampler should be the default: TPE variants, random, QMC and CMA-ES at equal trial budget.
 
-For every problem × budget × seed each sampler searches the same spec (same folds, same seed) through hpo's
-own trial loop (``search.loop.search_model``, in-memory storage). Reported: the mean best CV score per
-sampler and the share of (problem, seed) pairs where a sampler's best is at least random search's.
+For every problem × seed each sampler searches the same spec (same folds, same seed) through hpo's own
+trial loop (``search.loop.search_model``, in-memory storage, 3-fold CV). Reported: the mean best CV score
+per sampler and budget, and the share of (problem, seed) pairs where a sampler's best is at least random
+search's. A sampler whose settings do not depend on the budget runs once at the largest budget and is read
+at every smaller one from its first trials (sequential Optuna samplers do not know the budget, so the first
+20 trials of a 100-trial search are the 20-trial search); one whose start-up depends on the budget runs
+once per distinct setting.
 
-- ``tpe``          hpo's method ``tpe``: multivariate, ``group`` for conditional spaces, random start-up of
-                   max(10, 2 × dimensions) trials but at most half the budget (``search.samplers``).
-- ``tpe_default``  ``optuna.samplers.TPESampler(seed=seed)``: independent, 10 start-up trials.
-- ``random``       ``optuna.samplers.RandomSampler(seed=seed)`` (hpo's method ``random``).
+- ``hpo_tpe``     hpo's method ``tpe`` before ``auto``: multivariate, random start-up max(10, 2 × dims) but
+                  at most half the budget (``search.samplers.startup_trials``).
+- ``tpe_default`` ``optuna.samplers.TPESampler(seed=seed)``: Optuna 5's defaults.
+- ``tpe_indep``   independent (univariate) TPE, Optuna 4's default.
+- ``tpe_s5``      multivariate TPE, start-up max(5, budget // 5).
+- ``tpe_s10``     multivariate TPE, start-up max(5, budget // 10).
+- ``tpe_ends``    multivariate TPE, start-up max(5, budget // 10), ``consider_endpoints=True``.
+- ``random``      ``RandomSampler`` (hpo's method ``random``).
+- ``qmc``         scrambled Sobol ``QMCSampler`` (numeric spaces only, as hpo's method ``qmc``).
+- ``cmaes``       hpo's method ``cmaes`` (``CmaEsSampler``, start-up min(10, budget // 5); numeric spaces
+                  only; needs the ``cmaes`` package).
+- ``auto``        hpo's ``method: auto`` as resolved for the model and budget (``search.samplers``).
 
-    .venv/bin/python bench/bench_samplers.py [SEEDS] [BUDGETS] [LOG.jsonl]   # defaults 5, "20,50"
+``constant_liar`` only matters with concurrent workers (it treats running trials as bad); a sequential
+search has none, so it is not a variant here. GP (``GPSampler``) needs PyTorch, which hpo does not depend on.
+
+    .venv/bin/python bench/bench_samplers.py [SEEDS] [BUDGETS] [LOG.jsonl] [SAMPLERS] [PROBLEMS]
+    .venv/bin/python bench/bench_samplers.py --table LOG.jsonl...      # Markdown from logged rows
 """
 
 from __future__ import annotations
@@ -19,12 +35,11 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
-
-SAMPLERS = ["tpe", "tpe_default", "random"]
 
 PROBLEMS: list[tuple[str, str, str, str, dict[str, Any], list[str]]] = [
     ("breast_cancer SVC", "breast_cancer", "SVC", "roc_auc",
@@ -44,16 +59,71 @@ PROBLEMS: list[tuple[str, str, str, str, dict[str, Any], list[str]]] = [
      {"C": {"type": "float", "low": 1e-1, "high": 1e4, "log": True},
       "gamma": {"type": "float", "low": 1e-5, "high": 1.0, "log": True},
       "epsilon": {"type": "float", "low": 1e-2, "high": 1e2, "log": True}}, ["standard_scaler"]),
+    ("diabetes ElasticNet", "diabetes", "ElasticNet", "neg_root_mean_squared_error",
+     {"alpha": {"type": "float", "low": 1e-4, "high": 10.0, "log": True},
+      "l1_ratio": {"type": "float", "low": 0.0, "high": 1.0}}, ["standard_scaler"]),
+    ("breast_cancer tree", "breast_cancer", "DecisionTreeClassifier", "roc_auc",
+     {"max_depth": {"type": "int", "low": 1, "high": 20},
+      "min_samples_leaf": {"type": "int", "low": 1, "high": 100, "log": True},
+      "ccp_alpha": {"type": "float", "low": 0.0, "high": 0.05}}, []),
 ]
 
+NUMERIC_ONLY = {"qmc", "cmaes"}
+_MAKE_SAMPLER: list[Callable[..., Any]] = []  # hpo's own make_sampler, while search() swaps in a factory
 
-def search(problem: tuple, sampler: str, seed: int, trials: int, folder: Path) -> float:
-    """The best CV mean one search reaches (hpo's trial loop; ``tpe_default`` swaps in Optuna's TPE)."""
+
+def _tpe(startup: Callable[[int], int], **options: Any) -> Callable[[Any, int, int], Any]:
+    def make(model: Any, seed: int, budget: int) -> Any:
+        import optuna
+
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup(budget), **options)
+    return make
+
+
+def _hpo(method: str) -> Callable[[Any, int, int], Any]:
+    def make(model: Any, seed: int, budget: int) -> Any:
+        return _MAKE_SAMPLER[0](model, method, seed, budget)
+    return make
+
+
+def _hpo_tpe_before_auto(model: Any, seed: int, budget: int) -> Any:
+    import optuna
+
+    from hpo_cli.problem import space
+
+    startup = max(1, min(max(10, 2 * space.dimensions(model)), budget // 2))
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=space.is_conditional(model),
+                                      n_startup_trials=startup, constant_liar=False, warn_independent_sampling=False)
+
+
+def _auto(model: Any, seed: int, budget: int) -> Any:
+    from hpo_cli.search import samplers
+
+    return _MAKE_SAMPLER[0](model, samplers.resolve_method(model, budget), seed, budget)
+
+
+#: name -> (factory(model, seed, budget), key(budget): runs whose keys are equal share one search).
+SAMPLERS: dict[str, tuple[Callable[[Any, int, int], Any], Callable[[int], Any]]] = {
+    "hpo_tpe": (_hpo_tpe_before_auto, lambda b: min(10, b // 2)),
+    "tpe_default": (lambda model, seed, budget: __import__("optuna").samplers.TPESampler(seed=seed), lambda b: 0),
+    "tpe_indep": (_tpe(lambda b: 10, multivariate=False), lambda b: 0),
+    "tpe_s5": (_tpe(lambda b: max(5, b // 5), multivariate=True), lambda b: max(5, b // 5)),
+    "tpe_s10": (_tpe(lambda b: max(5, b // 10), multivariate=True), lambda b: max(5, b // 10)),
+    "tpe_ends": (_tpe(lambda b: max(5, b // 10), multivariate=True, consider_endpoints=True),
+                 lambda b: max(5, b // 10)),
+    "random": (_hpo("random"), lambda b: 0),
+    "qmc": (_hpo("qmc"), lambda b: 0),
+    "cmaes": (_hpo("cmaes"), lambda b: min(10, max(1, b // 5))),
+    "auto": (_auto, lambda b: b),
+}
+
+
+def search(problem: tuple, sampler: str, seed: int, trials: int, folder: Path) -> list[float | None]:
+    """Each trial's CV mean, in trial order (None for a failed trial), of one search with ``sampler``."""
     import optuna
 
     from hpo_cli.problem.data import load_dataset
-    from hpo_cli.search import samplers
-    from hpo_cli.search.loop import search_model
+    from hpo_cli.search import loop
     from hpo_cli.search.observers import Observers
     from hpo_cli.search.plan import prepare_model
     from hpo_cli.search.stopping import StopSignal
@@ -65,69 +135,95 @@ def search(problem: tuple, sampler: str, seed: int, trials: int, folder: Path) -
     spec_path.write_text(yaml.safe_dump({
         "name": "bench", "data": {"source": f"sklearn:{data}"}, "tracking": {"mlflow": False},
         "models": [{"name": "m", "class": estimator, "preprocess": preprocess, "metric": metric,
-                    "method": "random" if sampler == "random" else "tpe", "seed": seed,
-                    "budget": {"trials": trials}, "cv": 3, "space": space}],
+                    "method": "random", "seed": seed, "budget": {"trials": trials}, "cv": 3, "space": space}],
     }))
     spec = load_spec(spec_path)
     prep = prepare_model(spec, 0, load_dataset(spec, task_of_models(spec, [0])))
-    original = samplers.make_sampler
-    if sampler == "tpe_default":
-        samplers.make_sampler = lambda model, method, seed, budget: optuna.samplers.TPESampler(seed=seed)
+    factory = SAMPLERS[sampler][0]
+    original = loop.samplers.make_sampler
+    _MAKE_SAMPLER[:] = [original]
+    loop.samplers.make_sampler = lambda model, method, s, budget, concurrent=False: factory(model, s, budget)
     try:
         with StopSignal() as stop:
-            result, _ = search_model(spec, prep, optuna.storages.InMemoryStorage(), resume=False,
-                                     events=Observers([], []), stop=stop)
+            result, _ = loop.search_model(spec, prep, optuna.storages.InMemoryStorage(), resume=False,
+                                          events=Observers([], []), stop=stop)
     finally:
-        samplers.make_sampler = original
-    return max(t.mean_test_score for t in result.trials if t.state == "COMPLETE" and t.mean_test_score is not None)
+        loop.samplers.make_sampler = original
+    return [t.mean_test_score if t.state == "COMPLETE" else None for t in result.trials]
 
 
-def rows(seeds: int = 5, budgets: tuple[int, ...] = (20, 50), log: Path | None = None) -> list[dict[str, Any]]:
-    """One row per problem × budget × seed × sampler: the best CV mean reached."""
+def numeric(problem: tuple) -> bool:
+    return all(isinstance(v, dict) and v.get("type") in ("float", "int") for v in problem[4].values())
+
+
+def rows(seeds: int = 5, budgets: tuple[int, ...] = (20, 50, 100), log: Path | None = None,
+         names: list[str] | None = None, problems: list[str] | None = None) -> list[dict[str, Any]]:
+    """One row per problem × budget × seed × sampler: the best CV mean reached within the budget."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out = []
     with tempfile.TemporaryDirectory(prefix="hpo-bench-samplers-") as tmp:
-        for budget in budgets:
-            for problem in PROBLEMS:
+        for problem in PROBLEMS:
+            if problems and problem[0] not in problems:
+                continue
+            for sampler in names or list(SAMPLERS):
+                if sampler in NUMERIC_ONLY and not numeric(problem):
+                    continue
+                key = SAMPLERS[sampler][1]
+                groups: dict[Any, list[int]] = {}
+                for b in budgets:
+                    groups.setdefault(key(b), []).append(b)
                 for seed in range(seeds):
-                    for sampler in SAMPLERS:
-                        out.append({"problem": problem[0], "budget": budget, "seed": seed, "sampler": sampler,
-                                    "best": search(problem, sampler, seed, budget, Path(tmp))})
-                        if log is not None:
-                            with log.open("a") as fh:
-                                fh.write(json.dumps(out[-1]) + "\n")
+                    for group in groups.values():
+                        scores = search(problem, sampler, seed, max(group), Path(tmp))
+                        for b in group:
+                            best = max(s for s in scores[:b] if s is not None)
+                            out.append({"problem": problem[0], "budget": b, "seed": seed, "sampler": sampler,
+                                        "best": best})
+                            if log is not None:
+                                with log.open("a") as fh:
+                                    fh.write(json.dumps(out[-1]) + "\n")
     return out
+
+
+def share(table: list[dict[str, Any]], sampler: str, budget: int, problems: set[str] | None = None) -> list[bool]:
+    """Per (problem, seed) at ``budget``: is ``sampler``'s best at least random search's."""
+    best = {(r["problem"], r["seed"], r["sampler"]): r["best"] for r in table if r["budget"] == budget}
+    return [best[(p, s, sampler)] >= best[(p, s, "random")] for (p, s, name) in best
+            if name == "random" and (p, s, sampler) in best and (problems is None or p in problems)]
 
 
 def markdown(table: list[dict[str, Any]]) -> str:
     from tabulate import tabulate
 
+    names = [s for s in SAMPLERS if any(r["sampler"] == s for r in table)]
     best = {(r["problem"], r["budget"], r["seed"], r["sampler"]): r["best"] for r in table}
-    keys = sorted({(r["problem"], r["budget"]) for r in table}, key=lambda k: (k[1], k[0]))
+    budgets = sorted({r["budget"] for r in table})
+    problems = [p[0] for p in PROBLEMS if any(r["problem"] == p[0] for r in table)]
     lines = []
-    share: dict[tuple[int, str], list[bool]] = {}
-    for problem, budget in keys:
-        seeds = sorted({r["seed"] for r in table if r["problem"] == problem and r["budget"] == budget})
-        cells = [problem, budget, len(seeds)]
-        for sampler in SAMPLERS:
-            vals = [best[(problem, budget, s, sampler)] for s in seeds if (problem, budget, s, sampler) in best]
-            cells.append(f"{statistics.mean(vals):.4f}" if vals else "n/a")
-        for sampler in SAMPLERS[:2]:
-            pairs = [(best[(problem, budget, s, sampler)], best[(problem, budget, s, "random")]) for s in seeds
-                     if (problem, budget, s, sampler) in best and (problem, budget, s, "random") in best]
-            wins = [a >= b for a, b in pairs]
-            share.setdefault((budget, sampler), []).extend(wins)
-            cells.append(f"{sum(wins)}/{len(wins)}")
-        lines.append(cells)
-    agg = [[budget, sampler, f"{sum(v)}/{len(v)} = {sum(v) / len(v):.0%}"]
-           for (budget, sampler), v in sorted(share.items())]
+    for budget in budgets:
+        for problem in problems:
+            cells: list[Any] = [problem, budget]
+            for sampler in names:
+                vals = [v for (p, b, _, s), v in best.items() if p == problem and b == budget and s == sampler]
+                cells.append(f"{statistics.mean(vals):.4f}" if vals else "")
+            lines.append(cells)
+    agg = []
+    numeric_problems = {p[0] for p in PROBLEMS if numeric(p)}
+    for budget in budgets:
+        cells = [budget]
+        for sampler in names:
+            every, num = share(table, sampler, budget), share(table, sampler, budget, numeric_problems)
+            cells.append(f"{sum(every) / len(every):.0%} ({sum(num) / len(num):.0%})" if every and
+                         sampler not in NUMERIC_ONLY else (f"({sum(num) / len(num):.0%})" if num else ""))
+        agg.append(cells)
     return "\n".join([
-        tabulate(lines, headers=["problem", "trials", "seeds", *(f"best {s}" for s in SAMPLERS),
-                                 "tpe ≥ random", "tpe_default ≥ random"], tablefmt="github"), "",
-        "Share of (problem, seed) pairs where the sampler's best CV mean is at least random search's:", "",
-        tabulate(agg, headers=["trials", "sampler", "≥ random"], tablefmt="github"),
+        "Mean best CV score over the seeds:", "",
+        tabulate(lines, headers=["problem", "trials", *names], tablefmt="github"), "",
+        "Share of (problem, seed) pairs where the sampler's best CV mean is at least random search's: all "
+        "problems (in brackets: the all-numeric ones, the only ones qmc and cmaes search):", "",
+        tabulate(agg, headers=["trials", *names], tablefmt="github"),
     ])
 
 
@@ -135,8 +231,15 @@ if __name__ == "__main__":
     import warnings
 
     warnings.filterwarnings("ignore")
+    if len(sys.argv) > 1 and sys.argv[1] == "--table":
+        logged = [json.loads(line) for f in sys.argv[2:] for line in Path(f).read_text().splitlines() if line]
+        print(markdown(logged))
+        sys.exit(0)
     n_seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-    budget_list = tuple(int(b) for b in sys.argv[2].split(",")) if len(sys.argv) > 2 else (20, 50)
+    budget_list = tuple(int(b) for b in sys.argv[2].split(",")) if len(sys.argv) > 2 else (20, 50, 100)
+    log_path = Path(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[3] != "-" else None
+    sampler_names = sys.argv[4].split(",") if len(sys.argv) > 4 else None
+    problem_names = sys.argv[5].split(",") if len(sys.argv) > 5 else None
     start = time.perf_counter()
-    print(markdown(rows(n_seeds, budget_list, Path(sys.argv[3]) if len(sys.argv) > 3 else None)))
+    print(markdown(rows(n_seeds, budget_list, log_path, sampler_names, problem_names)))
     print(f"\n{n_seeds} seeds, 3-fold CV; wall time {time.perf_counter() - start:.0f} s")

@@ -30,7 +30,7 @@ PRUNER_SETTINGS = {
 def test_every_pruner_prunes_bad_regions_and_pruned_trials_are_recorded(tmp_path: Path) -> None:
     from hpo_cli.tune.run import run_tune
 
-    assert set(PRUNER_SETTINGS) == set(PRUNERS) - {"none"}
+    assert set(PRUNER_SETTINGS) == set(PRUNERS) - {"none", "auto"}  # auto: test_pruner_auto_follows_the_folds
     spec = tmp_path / "spec.yaml"
     spec.write_text(json.dumps({
         "name": "prune", "data": {"source": "sklearn:iris"},
@@ -69,7 +69,7 @@ models:
 
 
 @pytest.mark.parametrize(("folds", "pruner", "expected"), [
-    (5, "medain", "6:13: models[0].pruner: unknown pruner 'medain'; expected one of none, median, percentile, "
+    (5, "medain", "6:13: models[0].pruner: unknown pruner 'medain'; expected one of none, auto, median, percentile, "
                   "successive_halving, hyperband, wilcoxon; did you mean 'median'?"),
     (5, "{type: wilcoxon, p_treshold: 0.2}", "6:30: models[0].pruner.p_treshold: unknown key 'p_treshold'; "
                                              "did you mean 'p_threshold'?"),
@@ -93,9 +93,11 @@ def test_bad_pruner_is_one_located_line(tmp_path: Path, folds: int, pruner: str,
                     "below 0.25 (p_threshold 0.1); use at least 5 folds"),
     (5, "wilcoxon", None),
     (4, "{type: wilcoxon, p_threshold: 0.2}", None),
-    (3, "{type: median, n_warmup_steps: 2}", "median cannot prune with 3 folds: it may act from fold index 2 on"),
+    (3, "{type: median, n_warmup_steps: 3}", "median cannot prune with 3 folds: it may act once 3 folds are scored"),
     (3, "median", None),
-    (2, "successive_halving", "successive_halving cannot prune with 2 folds"),
+    (2, "median", "median cannot prune with 2 folds: it may act once 2 folds are scored"),
+    (2, "successive_halving", None),  # its first rung is after one fold
+    (2, "{type: successive_halving, min_resource: 2}", "successive_halving cannot prune with 2 folds"),
     (5, "{type: median, n_startup_trials: 50}", "median starts pruning after 50 complete trials, but the budget "
                                                 "is 50 trials"),
 ])
@@ -107,3 +109,43 @@ def test_validate_warns_when_the_pruner_cannot_act(tmp_path: Path, folds: int, p
     path.write_text(SPEC % (folds, pruner))
     found = [p.message for p in validate_spec(path).warnings if p.path.startswith("models[0].pruner")]
     assert len(found) == (warning is not None) and all(f.startswith(str(warning)) for f in found), found
+
+
+def test_successive_halving_stops_a_trial_after_its_first_fold(tmp_path: Path) -> None:
+    """The step is the number of folds scored, so successive halving's first rung (``min_resource: 1``) is
+    after fold 1: at 3 folds a bad trial is stopped having cost one fit, not two (with fold indices as
+    steps its first rung was after the second fold, and it saved 21 % of fits instead of 38 %)."""
+    from hpo_cli.tune.run import run_tune
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(json.dumps({
+        "name": "sh", "data": {"source": "sklearn:iris"}, "tracking": {"mlflow": False},
+        "models": [{"name": "tree", "class": "DecisionTreeClassifier", "method": "random", "seed": 1,
+                    "cv": {"kind": "stratified", "folds": 3}, "budget": {"trials": 12},
+                    "pruner": "successive_halving",
+                    "space": {"min_samples_leaf": {"type": "int", "low": 1, "high": 120}}}],
+    }))
+    result = run_tune(TuneOptions(spec=spec, output=tmp_path / "run", quiet=True), observers=[])
+    pruned = [t for t in result.models[0].trials if t.state == PRUNED]
+    assert pruned and all(len(t.split_scores) == 1 for t in pruned), [len(t.split_scores) for t in pruned]
+
+
+@pytest.mark.parametrize(("cv", "expected"), [
+    ({"folds": 2}, {"type": "none"}),
+    ({"folds": 3}, {"type": "successive_halving", "min_resource": 1, "reduction_factor": 6}),
+    ({"folds": 2, "repeats": 2}, {"type": "successive_halving", "min_resource": 1, "reduction_factor": 6}),
+    ({"folds": 5}, {"type": "successive_halving", "min_resource": 1, "reduction_factor": 3}),
+    ({"folds": 10}, {"type": "successive_halving", "min_resource": 1, "reduction_factor": 3}),
+])
+def test_pruner_auto_follows_the_folds(tmp_path: Path, cv: dict, expected: dict) -> None:
+    """``pruner: auto`` is replaced, once the spec is final, by the pruner measured best for its fold count
+    (all folds x repeats); ``hpo validate`` and the search see the concrete pruner."""
+    from hpo_cli.search.plan import resolve_auto
+    from hpo_cli.spec.load import load_spec
+
+    path = tmp_path / "spec.yaml"
+    path.write_text(json.dumps({"data": {"source": "sklearn:iris"}, "models": [
+        {"name": "tree", "class": "DecisionTreeClassifier", "cv": cv, "pruner": "auto",
+         "space": {"max_depth": {"type": "int", "low": 1, "high": 8}}}]}))
+    pruner = resolve_auto(load_spec(path)).models[0].pruner
+    assert {k: v for k, v in pruner.model_dump().items() if k in expected} == expected

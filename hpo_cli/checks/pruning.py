@@ -1,9 +1,9 @@
 """Warnings for a pruner that cannot act with the model's fold count or budget.
 
-A pruner's steps are fold indices and a trial is never pruned after its last fold, so a pruner acts
-only at steps 0..folds-2. Optuna accepts settings that can never prune there (a Wilcoxon test on too
-few folds to reach its p threshold, a warm-up as long as the CV); such a spec would run a full search
-while the user believes fits are being saved, so ``hpo validate`` says so.
+A pruner's step is the number of folds scored (1..folds) and a trial is never pruned after its last
+fold, so a pruner acts only at steps 1..folds-1. Optuna accepts settings that can never prune there (a
+Wilcoxon test on too few folds to reach its p threshold, a warm-up as long as the CV); such a spec
+would run a full search while the user believes fits are being saved, so ``hpo validate`` says so.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from hpo_cli.core.errors import Problem
-from hpo_cli.search.plan import planned_trials
+from hpo_cli.search.plan import planned_folds, planned_trials
 from hpo_cli.spec.models import ModelSpec, Spec
 
 
@@ -22,10 +22,10 @@ def wilcoxon_min_p(n_pairs: int) -> float:
 
 
 def _first_step(model: ModelSpec) -> int | None:
-    """The first fold index at which the pruner may prune (None: depends on the trials, e.g. ``auto``)."""
+    """The first number of folds scored after which the pruner may prune (None: depends on the trials)."""
     p = model.pruner
     if p.type in ("median", "percentile"):
-        return p.n_warmup_steps  # type: ignore[union-attr]
+        return max(1, p.n_warmup_steps)  # type: ignore[union-attr]
     if p.type == "successive_halving":
         if p.min_resource == "auto":  # type: ignore[union-attr]
             return None
@@ -33,7 +33,7 @@ def _first_step(model: ModelSpec) -> int | None:
     if p.type == "hyperband":
         return p.min_resource  # type: ignore[union-attr]
     if p.type == "wilcoxon":
-        return max(2, p.n_startup_steps) - 1  # type: ignore[union-attr]
+        return max(2, p.n_startup_steps)  # type: ignore[union-attr]
     return None
 
 
@@ -42,14 +42,14 @@ def check_pruning(spec: Spec, index: int, model: ModelSpec) -> list[Problem]:
     pruner = model.pruner
     if pruner.type == "none":
         return []
-    folds = model.cv.folds * (model.cv.repeats if model.cv.kind != "timeseries" else 1)
-    last = folds - 2  # the last fold index at which pruning still saves a fit
+    folds = planned_folds(model)
+    last = folds - 1  # the last number of folds scored after which pruning still saves a fit
     path = ("models", index, "pruner")
     first = _first_step(model)
     if first is not None and first > last:
-        return [spec.problem(path, f"{pruner.type} cannot prune with {folds} folds: it may act from fold index "
-                                   f"{first} on, but a trial is never pruned after its last fold (index "
-                                   f"{folds - 1}); lower its warm-up or use more folds", severity="warning")]
+        return [spec.problem(path, f"{pruner.type} cannot prune with {folds} folds: it may act once {first} folds "
+                                   f"are scored, but a trial is never pruned after its last fold; lower its "
+                                   f"warm-up or use more folds", severity="warning")]
     if pruner.type == "wilcoxon":
         p_min = wilcoxon_min_p(folds - 1)
         if p_min >= pruner.p_threshold:  # type: ignore[union-attr]

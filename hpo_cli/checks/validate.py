@@ -17,11 +17,12 @@ from pathlib import Path
 
 from hpo_cli.checks.data import check_cv, check_data, check_time_order
 from hpo_cli.checks.estimator import check_estimator, check_one_metric, check_scorers
+from hpo_cli.checks.objectives import check_objectives, check_same_objectives
 from hpo_cli.checks.pruning import check_pruning
 from hpo_cli.checks.space import check_space
 from hpo_cli.core.errors import InputError, Location, Problem
 from hpo_cli.core.text import suggest
-from hpo_cli.search.plan import planned_trials
+from hpo_cli.search.plan import planned_trials, resolve_auto
 from hpo_cli.spec.load import load_spec
 from hpo_cli.spec.models import ModelSpec, Spec
 
@@ -64,6 +65,7 @@ def check_spec(spec: Spec, only: Sequence[str] = ()) -> list[Problem]:
     seen: set[str] = set()
     tasks: list[str] = []
     metrics: list[tuple[int, str | None]] = []
+    checked: list[int] = []
     for i, model in enumerate(spec.models):
         if model.name in seen:
             problems.append(spec.problem(("models", i, "name"), f"duplicate model name '{model.name}'; each "
@@ -80,7 +82,10 @@ def check_spec(spec: Spec, only: Sequence[str] = ()) -> list[Problem]:
         problems += check_cv(spec, i, model, task)
         problems += check_space(spec, i, model)
         problems += check_pruning(spec, i, model)
+        problems += check_objectives(spec, i, model, task)
+        checked.append(i)
     problems += check_one_metric(spec, [(i, metric, task) for (i, metric), task in zip(metrics, tasks, strict=True)])
+    problems += check_same_objectives(spec, checked)
     problems += check_time_order(spec, only)
     if not any(p.severity == "error" for p in problems) and spec.data is not None:
         problems += check_data(spec, tasks, metrics)
@@ -102,13 +107,14 @@ def summarize(spec: Spec, model: ModelSpec) -> ModelSummary:
     grid = grid_size(model)
     trials = planned_trials(model, grid)
     folds = model.cv.folds * model.cv.repeats
-    return ModelSummary(model.name, estimator_dotted(model, spec.allow_modules), model.method, dimensions(model),
+    method = f"{model.method} (auto)" if model._auto_method else model.method
+    return ModelSummary(model.name, estimator_dotted(model, spec.allow_modules), method, dimensions(model),
                         grid, trials, folds, trials * folds, model.budget.timeout)
 
 
 def validate_spec(path: str | Path, data_override: str | None = None, only: Sequence[str] = ()) -> ValidationResult:
     """Load and check a spec; ``InputError`` with every error, else the summary and the warnings."""
-    spec = load_spec(path, data_override)
+    spec = resolve_auto(load_spec(path, data_override))
     problems = check_spec(spec, only)
     errors = [p for p in problems if p.severity == "error"]
     if errors:

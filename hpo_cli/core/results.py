@@ -30,6 +30,7 @@ class TrialRecord:
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     mean_fit_time: float | None = None
     mean_score_time: float | None = None
+    mean_model_size: float | None = None  # bytes of the pickled fitted estimator; only for objective model_size
     duration: float | None = None
     n_warnings: int = 0
     error: str | None = None
@@ -56,6 +57,9 @@ class ModelResult:
     preprocess: list[Any] = field(default_factory=list)  # the spec's steps, fitted before the estimator
     wall_time: float = 0.0
     stop_reason: str = ""
+    # two objectives only (``core.pareto``): [{"metric", "direction"}, ...] and the ``select`` rule that chose ``best``
+    objectives: list[dict[str, str]] = field(default_factory=list)
+    select: Any = None
 
     @property
     def n_complete(self) -> int:

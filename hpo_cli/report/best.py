@@ -199,7 +199,13 @@ def _load_or_rebuild(run_dir: Path) -> dict[str, Any]:
                             "init_params": init if isinstance(init, dict) else {},
                             "mean_test_score": best.mean_test_score if best else None}
         scored = [n for n, m in models.items() if m["mean_test_score"] is not None]
-        return {"best_model": max(scored, key=lambda n: models[n]["mean_test_score"], default=None), "models": models}
+        winner = max(scored, key=lambda n: models[n]["mean_test_score"], default=None)
+        multi = [mt for mt in run.models.values() if mt.objectives]
+        if multi:  # two objectives: the select rule across the fronts, as hpo tune chose
+            from hpo_cli.core.pareto import winner_across
+
+            winner = winner_across([(mt.name, mt.front()) for mt in multi], multi[0].objectives, multi[0].select)
+        return {"best_model": winner, "models": models}
 
 
 def export_best(options: BestOptions) -> str:

@@ -208,13 +208,17 @@ def _save(plt: Any, fig: Any, path: Path) -> Path:
 
 def model_plot_files(folder: Path, name: str) -> list[Path]:
     """The drawn plots that concern model ``name`` (history, its importance and slice), as ``draw_all`` names them."""
-    files = [folder / "history.png", folder / f"importance_{_safe(name)}.png", folder / f"slice_{_safe(name)}.png"]
+    files = [folder / "history.png", folder / f"importance_{_safe(name)}.png", folder / f"slice_{_safe(name)}.png",
+             folder / f"pareto_{_safe(name)}.png"]
     return [f for f in files if f.is_file()]
 
 
 def draw_all(folder: Path, models: dict[str, ModelTrials], metric: str,
              importances: dict[str, dict[str, float] | None]) -> dict[str, Path]:
-    """Every plot the report links, keyed ``history``, ``importance:<model>``, ``slice:<model>``."""
+    """Every plot the report links, keyed ``history``, ``importance:<model>``, ``slice:<model>`` and, with two
+    objectives, ``pareto:<model>`` (``report.pareto``)."""
+    from hpo_cli.report.pareto import pareto_plot
+
     out: dict[str, Path] = {}
     if (p := history(folder / "history.png", models, metric)) is not None:
         out["history"] = p
@@ -224,4 +228,6 @@ def draw_all(folder: Path, models: dict[str, ModelTrials], metric: str,
             out[f"importance:{name}"] = p
         if (p := slice_plot(folder / f"slice_{_safe(name)}.png", mt, metric, list(imp or {}))) is not None:
             out[f"slice:{name}"] = p
+        if mt.objectives and (p := pareto_plot(folder / f"pareto_{_safe(name)}.png", mt)) is not None:
+            out[f"pareto:{name}"] = p
     return out

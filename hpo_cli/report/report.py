@@ -20,6 +20,7 @@ from typing import Any
 
 from hpo_cli.core.errors import resume_command
 from hpo_cli.core.options import ReportOptions
+from hpo_cli.core.pareto import winner_across
 from hpo_cli.core.redact import redact
 from hpo_cli.core.results import COMPLETE, FAIL, INTERRUPTED, PRUNED, RUNNING, TrialRecord
 from hpo_cli.report import stats
@@ -88,6 +89,9 @@ def _winner(run: RunData, order: list[str]) -> str | None:
     bests = _bests(run, order)
     if not bests:
         return declared
+    multi = [run.models[n] for n in order if n in run.models and run.models[n].objectives]
+    if multi:  # two objectives: the select rule on the union of the fronts (``core.pareto.winner_across``)
+        return winner_across([(mt.name, mt.front()) for mt in multi], multi[0].objectives, multi[0].select)
     if all(b.confirmed_mean is not None for b in bests.values()):  # confirm: compare confirmed means only
         def score(record: TrialRecord) -> float:
             return record.confirmed_mean if record.confirmed_mean is not None else -math.inf
@@ -175,8 +179,8 @@ def _wall_time(run: RunData, mt: ModelTrials) -> float | None:
 
 def _significance(run: RunData, order: list[str], winner: str | None, metric: str) -> list[str]:
     bests = _bests(run, order)
-    if winner not in bests or len(bests) < 2:
-        return []
+    if winner not in bests or len(bests) < 2 or any(mt.objectives for mt in run.models.values()):
+        return []  # with two objectives the winner is a trade-off, not a higher score to test
     runner_up = max((n for n in bests if n != winner), key=lambda n: _score(bests[n]))
     a, b = bests[winner].split_scores, bests[runner_up].split_scores
     same = _same_folds(run, winner, runner_up) and len(a) == len(b)

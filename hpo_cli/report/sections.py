@@ -13,6 +13,7 @@ from hpo_cli.core.results import COMPLETE, FAIL, PRUNED, TrialRecord
 from hpo_cli.report import stats
 from hpo_cli.report.best import render as render_params
 from hpo_cli.report.formatting import confirmed_mean_std, fmt_num, fmt_seconds, fmt_value, mean_std
+from hpo_cli.report.pareto import pareto_lines
 from hpo_cli.report.tables import markdown_table
 from hpo_cli.rundir.read import ModelTrials, RunData
 
@@ -33,10 +34,13 @@ def model_section(run: RunData, mt: ModelTrials, top: int, importance: dict[str,
         best = mt.best() or done[0]
         params = run.best_params(mt.name, best)
         confirmed = f", confirmed {confirmed_mean_std(best)}" if best.confirmed_mean is not None else ""
-        lines += ["", f"Best: trial {best.number}, {mean_std(best)}{confirmed}. Parameters (`hpo best --model "
+        head = f"Chosen by `select` from the Pareto front: trial {best.number}" if mt.objectives else \
+            f"Best: trial {best.number}"
+        lines += ["", f"{head}, {mean_std(best)}{confirmed}. Parameters (`hpo best --model "
                   f"{mt.name}`):", "", "```yaml", render_params(dict(params), "yaml").rstrip() or "{}", "```"]
         lines += _confirmation(done, mt.meta.get("seed"))
-        lines += _one_se(done, best)
+        lines += pareto_lines(mt)
+        lines += [] if mt.objectives else _one_se(done, best)
         lines += _leaderboard(done, mt.ranks(), top)
     lines += _importance_lines(mt, len(done), importance)
     lines += _plot_links(mt.name, plots)
@@ -125,7 +129,8 @@ def _importance_lines(mt: ModelTrials, n: int, importance: dict[str, float] | No
 
 def _plot_links(name: str, plots: dict[str, str]) -> list[str]:
     lines: list[str] = []
-    for key, label in ((f"importance:{name}", "Parameter importance"), (f"slice:{name}", "Score by parameter")):
+    for key, label in ((f"importance:{name}", "Parameter importance"), (f"slice:{name}", "Score by parameter"),
+                       (f"pareto:{name}", "Pareto front")):
         if key in plots:
             lines += ["", f"![{label} of {name}]({plots[key]})"]
     return lines

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hpo_cli.core.errors import InputError, Location
+from hpo_cli.core.pareto import Objective, objectives_of, pareto_front, select_point
 from hpo_cli.core.redact import redact, without_mask
 from hpo_cli.core.results import COMPLETE, TrialRecord, confirmed_winner, ranks
 from hpo_cli.core.values import from_typed_json
@@ -38,6 +39,12 @@ class ModelTrials:
     study: Any = None
     meta: dict[str, Any] = field(default_factory=dict)  # the study's ``hpo_model`` attribute (cv, seed, ...)
     test: dict[str, Any] = field(default_factory=dict)  # the study's ``hpo_test`` attribute
+    objectives: list[Objective] = field(default_factory=list)  # two objectives (``core.pareto``), else []
+    select: Any = None  # their ``select`` rule
+
+    def front(self) -> list[TrialRecord]:
+        """The Pareto front of a two-objective model, in trial order ([] for one objective)."""
+        return pareto_front(self.trials, self.objectives) if self.objectives else []
 
     def by_state(self, state: str) -> list[TrialRecord]:
         return [t for t in self.trials if t.state == state]
@@ -48,7 +55,10 @@ class ModelTrials:
         return sorted(done, key=lambda t: (-(t.mean_test_score or 0.0), t.number))
 
     def best(self) -> TrialRecord | None:
-        """The model's best: the confirmed winner under ``confirm:``, else the highest search mean."""
+        """The model's best: the confirmed winner under ``confirm:``, the point ``select`` picks from the front
+        with two objectives, else the highest search mean."""
+        if self.objectives:
+            return select_point(self.front(), self.objectives, self.select or "best_first")[0]
         done = self.complete()
         return confirmed_winner(self.trials) or (done[0] if done else None)
 
@@ -160,6 +170,7 @@ class _Columns:
             mean_test_score=_score(_num(row.get("mean_test_score"))), std_test_score=_num(row.get("std_test_score")),
             split_scores=[v for f in self.splits if (v := _score(_num(row.get(f)))) is not None],
             metrics=extra, mean_fit_time=_num(row.get("mean_fit_time")),
+            mean_model_size=_num(row.get("mean_model_size")),
             mean_score_time=_num(row.get("mean_score_time")), duration=_num(row.get("duration")),
             error=row.get("error") or None,
             datetime_start=row.get("datetime_start") or None, datetime_complete=row.get("datetime_complete") or None,
@@ -292,9 +303,22 @@ def load_run(run_dir: Path, storage: str | None = None, use_storage: bool = True
     if not models and not best:
         raise InputError(f"{run_dir} has no {TRIALS_CSV}, {BEST_PARAMETERS} or study storage; "
                          "is it a run folder written by `hpo tune`?", Location(str(run_dir)))
+    _set_objectives(models, best)
     run = RunData(run_dir, best, info, models, source, url)
     run.rebuilt = [str(e.problems[0].location.file) for e in damaged if e.problems[0].location]
     return run
+
+
+def _set_objectives(models: dict[str, ModelTrials], best: dict[str, Any]) -> None:
+    """Objectives and ``select`` of each model: its study's ``hpo_model``, else best_parameters.yaml's."""
+    for mt in models.values():
+        source = mt.meta if mt.meta.get("objectives") else best
+        try:
+            objectives = objectives_of(source.get("objectives"))
+        except (TypeError, KeyError, AttributeError):
+            objectives = []  # a hand-edited file: read it as one objective rather than fail the report
+        if len(objectives) == 2 and all(o.direction in ("maximize", "minimize") for o in objectives):
+            mt.objectives, mt.select = objectives, source.get("select") or "best_first"
 
 
 def wall_time(records: list[TrialRecord]) -> float | None:

@@ -13,6 +13,7 @@ A fit that raises becomes a FAIL outcome carrying ``ExceptionType: message``; wa
 from __future__ import annotations
 
 import math
+import pickle
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from hpo_cli.core.pareto import COSTS
 from hpo_cli.core.results import COMPLETE, FAIL, INTERRUPTED, PRUNED
 from hpo_cli.problem.cv import Folds
 from hpo_cli.problem.data import Dataset
@@ -40,6 +42,7 @@ class TrialOutcome:
     metrics: dict[str, list[float]] = field(default_factory=dict)
     fit_times: list[float] = field(default_factory=list)
     score_times: list[float] = field(default_factory=list)
+    model_sizes: list[int] = field(default_factory=list)  # pickled bytes per fold (objective model_size only)
     n_warnings: int = 0
     warning: str | None = None  # the first warning's text, as a hint in reports
     error: str | None = None
@@ -95,7 +98,10 @@ class Evaluator:
         self.n_jobs = n_jobs
         self._build = build_estimator
         template = build_estimator(model, {}, self.allow_modules, n_jobs=n_jobs)
-        self.extra = [m for m in dict.fromkeys(model.metrics) if m != model.metric]
+        # a scorer as second objective is scored like an extra metric (its mean is the objective's value)
+        scored = [*model.metrics, *(o.metric for o in (model.objectives or [])[1:] if o.metric not in COSTS)]
+        self.extra = [m for m in dict.fromkeys(scored) if m != model.metric]
+        self.measure_size = any(o.metric == "model_size" for o in model.objectives or [])
         if self.extra:
             scoring: dict[str, Any] = {_MAIN: model.metric or check_scoring(template)}
             scoring.update({m: m for m in self.extra})
@@ -142,6 +148,8 @@ class Evaluator:
                     scores = self.scorer(estimator, X_te, y_te)
                     out.score_times.append(time.perf_counter() - t1)
                     out.fit_times.append(t1 - t0)
+                    if self.measure_size:
+                        out.model_sizes.append(len(pickle.dumps(estimator, protocol=pickle.HIGHEST_PROTOCOL)))
                     main = float(scores[_MAIN] if self.extra else scores)
                     if math.isnan(main):
                         raise ValueError(f"the scorer returned NaN on fold {k}")

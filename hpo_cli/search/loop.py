@@ -19,7 +19,7 @@ from hpo_cli.problem.estimators import effective_init_params, estimator_dotted
 from hpo_cli.search import samplers
 from hpo_cli.search.observers import Observers
 from hpo_cli.search.plan import Prepared, model_info
-from hpo_cli.search.records import best_of
+from hpo_cli.search.records import best_of, model_objectives
 from hpo_cli.search.stopping import StopSignal
 from hpo_cli.search.trial import run_trial
 from hpo_cli.spec.models import ModelSpec, Spec
@@ -33,18 +33,23 @@ def study_name(spec: Spec, model: ModelSpec) -> str:
     return f"{spec.name}.{model.name}"
 
 
-def open_study(storage: Any, name: str) -> Any:
-    """The model's study, created when absent (always maximized: scikit-learn scorers are greater-is-better)."""
+def open_study(storage: Any, name: str, model: ModelSpec | None = None) -> Any:
+    """The model's study, created when absent: maximized (scikit-learn scorers are greater-is-better), or
+    with two objectives one direction each (``objectives:``)."""
     import optuna
 
-    return optuna.create_study(storage=storage, study_name=name, direction="maximize", load_if_exists=True,
-                               sampler=optuna.samplers.RandomSampler(seed=0))
+    objectives = model_objectives(model) if model is not None else []
+    directions = {"directions": [o.direction for o in objectives]} if objectives else {"direction": "maximize"}
+    return optuna.create_study(storage=storage, study_name=name, load_if_exists=True,
+                               sampler=optuna.samplers.RandomSampler(seed=0), **directions)
 
 
 def _result(spec: Spec, model: ModelSpec, name: str, trials: list[Any]) -> ModelResult:
     return ModelResult(name=model.name, estimator=estimator_dotted(model, spec.allow_modules),
                        preprocess=model.preprocess, init_params=effective_init_params(model, spec.allow_modules),
-                       study_name=name, method=model.method, trials=trials)
+                       study_name=name, method=model.method, trials=trials,
+                       objectives=[o.model_dump() for o in model.objectives or []],
+                       select=(model.select or "best_first") if model.objectives else None)
 
 
 def _stop_reason(result: ModelResult, prep: Prepared, started: float, n_failed: int, stop: StopSignal) -> str:
@@ -66,7 +71,7 @@ def search_model(spec: Spec, prep: Prepared, storage: Any, *, resume: bool, even
 
     model, evaluator = prep.model, prep.evaluator
     name = study_name(spec, model)
-    study = open_study(storage, name)
+    study = open_study(storage, name, model)
     if resume:
         st.fail_stale_trials(study)
     existing = [st.record_from_trial(model.name, t) for t in st.finished_trials(study)]
@@ -81,7 +86,7 @@ def search_model(spec: Spec, prep: Prepared, storage: Any, *, resume: bool, even
         study.set_user_attr(st.STUDY_FORMAT, st.FORMAT_VERSION)
     events.emit("study_opened", model.name, study)
     result = _result(spec, model, name, list(existing))
-    result.best = best_of(existing)
+    result.best = best_of(existing, model_objectives(model), model.select)
     events.emit("model_started", model.name, name, prep.budget, len(existing))
     order: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -112,6 +117,8 @@ def search_model(spec: Spec, prep: Prepared, storage: Any, *, resume: bool, even
             result.best = record
         events.emit("trial_finished", record)
     result.trials.sort(key=lambda r: r.number)
+    if model.objectives:  # the front's chosen point: the running maximum above is objective 1's only
+        result.best = best_of(result.trials, model_objectives(model), model.select)
     result.wall_time = time.perf_counter() - started
     result.stop_reason = stop_reason
     return result, study
@@ -160,7 +167,7 @@ def stored_result(spec: Spec, model: ModelSpec, study: Any) -> ModelResult:
     result = _result(spec, model, name, [st.record_from_trial(model.name, t) for t in st.finished_trials(study)])
     test = study.user_attrs.get(st.STUDY_TEST) or {}
     st.apply_confirmation(result.trials, study.user_attrs.get(st.STUDY_CONFIRM))
-    result.best = confirmed_winner(result.trials) or best_of(result.trials)
+    result.best = confirmed_winner(result.trials) or best_of(result.trials, model_objectives(model), model.select)
     result.test_score, result.test_metrics = test.get("score"), test.get("metrics") or {}
     result.stop_reason = "earlier run"
     return result

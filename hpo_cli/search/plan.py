@@ -18,6 +18,7 @@ from hpo_cli.problem.estimators import effective_init_params, estimator_dotted
 from hpo_cli.search import samplers
 from hpo_cli.search.evaluate import Evaluator, metric_label
 from hpo_cli.spec.models import DEFAULT_TRIALS, ModelSpec, Spec
+from hpo_cli.spec.pruning import NonePruner
 
 
 def planned_trials(model: ModelSpec, grid_size: int | None) -> int:
@@ -26,6 +27,35 @@ def planned_trials(model: ModelSpec, grid_size: int | None) -> int:
     trials = model.budget.trials or (grid_size if is_grid else DEFAULT_TRIALS)
     assert trials is not None
     return min(trials, grid_size) if is_grid and grid_size is not None else trials
+
+
+def planned_folds(model: ModelSpec) -> int:
+    """Fits per complete trial: folds x repeats (a time-series split has no repeats)."""
+    return model.cv.folds * (model.cv.repeats if model.cv.kind != "timeseries" else 1)
+
+
+def resolve_auto(spec: Spec) -> Spec:
+    """The spec with every ``method: auto`` and ``pruner: auto`` replaced by what they choose.
+
+    ``samplers.auto_method`` picks by the space and the budget, ``samplers.auto_pruner`` by the fold
+    count. Called once the budget is final (after ``--trials``/``--method``), before any check or search
+    reads them: everything downstream (grid points, the sampler, run.json, the resume identity) sees what
+    runs; ``ModelSpec._auto_method`` remembers that the method was chosen.
+    """
+    if not any(m.method == "auto" or m.pruner.type == "auto" for m in spec.models):
+        return spec
+    models = []
+    for model in spec.models:
+        if model.pruner.type == "auto":  # two objectives: nothing can prune them (checks.objectives), so none
+            pruner = samplers.auto_pruner(planned_folds(model)) if not model.objectives else NonePruner(type="none")
+            model = model.model_copy(update={"pruner": pruner})
+        if model.method == "auto":
+            model = model.model_copy(update={"method": samplers.auto_method(model, planned_trials(model, None))})
+            model._auto_method = True
+        models.append(model)
+    new = spec.model_copy(update={"models": models})
+    new.path, new.sha256, new.doc, new.data_from_cli = spec.path, spec.sha256, spec.doc, spec.data_from_cli
+    return new
 
 
 @dataclass
@@ -67,8 +97,16 @@ def model_info(spec: Spec, model: ModelSpec, evaluator: Evaluator) -> dict[str, 
         "init_params": effective_init_params(model, spec.allow_modules),
         "metric": metric_label(model.metric, ds.task), "metrics": list(model.metrics), "method": model.method,
         "cv": describe(model.cv, ds.task, ds.groups is not None), "n_splits": len(evaluator.folds),
-        "seed": model.seed, "space": list(model.space),
+        "seed": model.seed, "space": list(model.space), **objectives_info(model),
     })
+
+
+def objectives_info(model: ModelSpec) -> dict[str, Any]:
+    """``objectives`` and ``select`` for ``hpo_model``; nothing for a single-objective model (its attribute
+    stays as it was)."""
+    if not model.objectives:
+        return {}
+    return {"objectives": [o.model_dump() for o in model.objectives], "select": model.select or "best_first"}
 
 
 def model_identity(spec: Spec, model: ModelSpec, dataset: Dataset) -> dict[str, Any]:
@@ -85,6 +123,7 @@ def model_identity(spec: Spec, model: ModelSpec, dataset: Dataset) -> dict[str, 
                "shuffle": cv.shuffle if cv.shuffle is not None else kind != "timeseries",
                "gap": cv.gap, "max_train_size": cv.max_train_size, "seed": model.seed},
         "metric": metric_label(model.metric, dataset.task),
+        **({"objectives": [o.model_dump() for o in model.objectives]} if model.objectives else {}),
         "test_size": spec.data.test_size if spec.data else None,
         "data_sha256": dataset.sha256,
     })

@@ -16,7 +16,7 @@ from hpo_cli.problem import space
 from hpo_cli.search import samplers
 from hpo_cli.search.evaluate import INTERRUPTED
 from hpo_cli.search.plan import Prepared
-from hpo_cli.search.records import outcome_attrs, record_of
+from hpo_cli.search.records import model_objectives, outcome_attrs, record_of, told_values
 from hpo_cli.search.stopping import StopSignal, abandon_trial
 from hpo_cli.spec.models import ModelSpec, Spec
 from hpo_cli.storage import attrs as st
@@ -44,7 +44,7 @@ def run_trial(study: Any, trial: Any, spec: Spec, prep: Prepared, stop: StopSign
         params = suggest(study, trial, spec, prep.index, model)
 
         def report(step: int, scores: list[float], trial: Any = trial) -> bool:
-            trial.report(report_value(scores), step)
+            trial.report(report_value(scores), samplers.pruner_step(step))
             return step < len(evaluator.folds) - 1 and samplers.should_prune(trial)
 
         outcome = evaluator.evaluate(params, report if model.pruner.type != "none" else None, stop.is_set)
@@ -59,8 +59,9 @@ def run_trial(study: Any, trial: Any, spec: Spec, prep: Prepared, stop: StopSign
     trial.set_user_attr(st.ATTR, attrs)
     if outcome.error:
         trial.set_user_attr(st.ATTR_ERROR, outcome.error)
+    record = record_of(model.name, trial.number, outcome, attrs, when)
     if outcome.state == COMPLETE:
-        study.tell(trial, outcome.mean)
+        study.tell(trial, told_values(record, model_objectives(model)))
     else:
         study.tell(trial, state=TrialState.PRUNED if outcome.state == PRUNED else TrialState.FAIL)
-    return record_of(model.name, trial.number, outcome, attrs, when)
+    return record

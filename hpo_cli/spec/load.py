@@ -19,7 +19,7 @@ from hpo_cli.core.errors import InputError
 from hpo_cli.spec.loader import Document, load_document
 from hpo_cli.spec.messages import validation_problems
 from hpo_cli.spec.models import DataSpec, Spec
-from hpo_cli.spec.normalize import FIELDS, merge_defaults, normalize, param_grid_means_grid
+from hpo_cli.spec.normalize import FIELDS, merge_defaults, normalize, objectives_metric, param_grid_means_grid
 
 
 def build_spec(doc: Document, file_stem: str = "spec", data_override: str | None = None) -> Spec:
@@ -27,6 +27,7 @@ def build_spec(doc: Document, file_stem: str = "spec", data_override: str | None
     data = normalize(doc, file_stem)
     merge_defaults(doc, data)
     param_grid_means_grid(doc, data)
+    objectives_metric(doc, data)
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:

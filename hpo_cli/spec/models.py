@@ -11,15 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from hpo_cli.core.errors import Location, Problem
 from hpo_cli.spec.duration import parse_duration
 from hpo_cli.spec.loader import Document, PathKey, dotted, origin_of, written_path
+from hpo_cli.spec.objectives import ObjectiveSpec, check_count, parse_select
 from hpo_cli.spec.pruning import ConfirmSpec, NonePruner, PrunerSpec
 
-#: Search methods: the spec's ``method``, ``--method`` and ``hpo validate`` all read this one list.
-Method = Literal["grid", "random", "tpe", "qmc", "cmaes", "gp", "nsga2"]
+#: Search methods: the spec's ``method``, ``--method`` and ``hpo validate`` all read this one list. ``auto`` is
+#: replaced before the search by the method chosen for the space and budget (``search.plan.resolve_auto``).
+Method = Literal["grid", "random", "tpe", "qmc", "cmaes", "gp", "nsga2", "auto"]
 METHODS: tuple[str, ...] = get_args(Method)
 INTERNAL_FIELDS = frozenset({"path", "sha256", "doc", "data_from_cli"})  # set by load_spec, not spec language
 DEFAULT_SEED = 42
@@ -120,11 +122,25 @@ class ModelSpec(StrictModel):
     cv: CVSpec = Field(default_factory=CVSpec)
     metric: str | None = None  # None: the estimator's own score (accuracy / r2)
     metrics: list[str] = Field(default_factory=list)
+    objectives: list[ObjectiveSpec] | None = None  # two objectives (spec.objectives); the first is ``metric``
+    select: str | dict[str, float] | None = None  # which Pareto point is exported (spec.objectives.parse_select)
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     pruner: PrunerSpec = Field(default_factory=lambda: NonePruner(type="none"))  # spec.pruning
     confirm: ConfirmSpec | None = None  # off unless given (search.confirm)
     seed: int = Field(DEFAULT_SEED, ge=0, le=MAX_SEED)  # numpy's seed range
     startup_trials: int | None = Field(None, gt=0)
+    #: True when ``method`` was chosen by ``method: auto`` (set by ``search.plan.resolve_auto``).
+    _auto_method: bool = PrivateAttr(False)
+
+    @field_validator("objectives")
+    @classmethod
+    def _two(cls, value: list[ObjectiveSpec] | None) -> list[ObjectiveSpec] | None:
+        return check_count(value)
+
+    @field_validator("select", mode="before")
+    @classmethod
+    def _select(cls, value: Any) -> Any:
+        return parse_select(value)
 
     @field_validator("cv", mode="before")
     @classmethod

@@ -177,3 +177,24 @@ def param_grid_means_grid(doc: Document, data: dict[str, Any]) -> None:
                 "models", i, "param_grid"):
             model["method"] = "grid"
             doc.origins[("models", i, "method")] = ("models", i, "param_grid")
+
+
+def objectives_metric(doc: Document, data: dict[str, Any]) -> None:
+    """With ``objectives``, the first one is the model's ``metric`` (what ``mean_test_score`` holds).
+
+    Copied into ``metric`` (linked, so a message about it points at the objective). A ``metric`` merged
+    from ``defaults`` yields to the model's own ``objectives``, as any default does; one written beside
+    them (both the model's own, or both from ``defaults``) is left for ``checks.objectives`` to compare.
+    """
+    models = data.get("models")
+    for i, model in enumerate(models if isinstance(models, list) else []):
+        objectives = model.get("objectives") if isinstance(model, dict) else None
+        if not isinstance(objectives, list) or not objectives or not isinstance(objectives[0], dict) \
+                or not isinstance(objectives[0].get("metric"), str):
+            continue
+        first = objectives[0]["metric"]
+        metric_default = doc.origins.get(("models", i, "metric")) == ("defaults", "metric")
+        objectives_own = ("models", i, "objectives") not in doc.origins
+        if "metric" not in model or (metric_default and objectives_own):
+            model["metric"] = first
+            doc.origins[("models", i, "metric")] = ("models", i, "objectives", 0, "metric")

@@ -3,10 +3,12 @@
 Each pruner is one typed model whose fields are the Optuna constructor's parameters (same names, same
 meaning), so ``pruner: {type: median, n_startup_trials: 10}`` reads as Optuna's documentation does and
 a parameter of another pruner is an "unknown key" error at its own line. A bare name (``pruner:
-median``) is rewritten into ``{type: median}`` by ``normalize``. The step a pruner sees is the fold
-index (0, 1, ... across CV repeats); ``search.samplers.make_pruner`` builds the Optuna object.
-Defaults differ from Optuna's only where the fold index as the resource makes Optuna's unusable
-(a warm-up of one fold, the fold count as Hyperband's maximum resource).
+median``) is rewritten into ``{type: median}`` by ``normalize``. The step a pruner sees is the number
+of folds scored so far (1, 2, ... across CV repeats: ``search.samplers.pruner_step``), so a warm-up of
+``n_warmup_steps`` folds and a ``min_resource`` of folds mean what they say; ``search.samplers.make_pruner``
+builds the Optuna object. Defaults differ from Optuna's only where folds as the resource make Optuna's
+unusable or costly (median/percentile wait for two folds, as their measured "careful" setting; the fold
+count as Hyperband's maximum resource; successive halving's first rung after one fold).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PRUNERS = ("none", "median", "percentile", "successive_halving", "hyperband", "wilcoxon")
+PRUNERS = ("none", "auto", "median", "percentile", "successive_halving", "hyperband", "wilcoxon")
 
 
 class _Strict(BaseModel):
@@ -28,12 +30,18 @@ class NonePruner(_Strict):
     type: Literal["none"]
 
 
+class AutoPruner(_Strict):
+    """The pruner measured best for the model's fold count (``search.samplers.auto_pruner``)."""
+
+    type: Literal["auto"]
+
+
 class MedianPruner(_Strict):
     """Prune when the running CV mean is below the median of earlier trials' at the same fold."""
 
     type: Literal["median"]
     n_startup_trials: int = Field(5, ge=0)
-    n_warmup_steps: int = Field(1, ge=0, description="folds scored before pruning may start (step index)")
+    n_warmup_steps: int = Field(2, ge=0, description="folds scored before pruning may start")
     interval_steps: int = Field(1, ge=1)
     n_min_trials: int = Field(1, ge=1)
 
@@ -46,7 +54,7 @@ class PercentilePruner(MedianPruner):
 
 
 class SuccessiveHalvingPruner(_Strict):
-    """Asynchronous successive halving with the fold index as the resource."""
+    """Asynchronous successive halving with the folds scored as the resource (first rung: after one fold)."""
 
     type: Literal["successive_halving"]
     min_resource: int | Literal["auto"] = Field(1, ge=1)
@@ -73,8 +81,8 @@ class WilcoxonPruner(_Strict):
     n_startup_steps: int = Field(2, ge=0)
 
 
-PrunerSpec = Annotated[NonePruner | MedianPruner | PercentilePruner | SuccessiveHalvingPruner | HyperbandPruner
-                       | WilcoxonPruner, Field(discriminator="type")]
+PrunerSpec = Annotated[NonePruner | AutoPruner | MedianPruner | PercentilePruner | SuccessiveHalvingPruner
+                       | HyperbandPruner | WilcoxonPruner, Field(discriminator="type")]
 
 
 class ConfirmSpec(_Strict):
@@ -86,5 +94,6 @@ class ConfirmSpec(_Strict):
 
 def pruner_fields() -> dict[str, tuple[str, ...]]:
     """Each pruner's keys: the "did you mean" candidates for a misspelled pruner parameter."""
-    classes = (NonePruner, MedianPruner, PercentilePruner, SuccessiveHalvingPruner, HyperbandPruner, WilcoxonPruner)
+    classes = (NonePruner, AutoPruner, MedianPruner, PercentilePruner, SuccessiveHalvingPruner, HyperbandPruner,
+               WilcoxonPruner)
     return {cls.model_fields["type"].annotation.__args__[0]: tuple(cls.model_fields) for cls in classes}

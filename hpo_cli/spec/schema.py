@@ -99,6 +99,16 @@ def spec_json_schema() -> dict[str, Any]:
                              {"$ref": "#/$defs/CVSpec"}]}
     props["pruner"] = {"anyOf": [{"type": "string", "enum": list(PRUNERS), "description": "a pruner's name, its "
                                   "parameters at their defaults"}, props["pruner"]], "default": "none"}
+    props["objectives"] = {"type": "array", "items": {"$ref": "#/$defs/ObjectiveSpec"}, "minItems": 2, "maxItems": 2,
+                           "description": "two objectives: a scikit-learn scorer, then a scorer or a cost "
+                                          "(fit_time, model_size); no pruner, target or confirm with them"}
+    duration = {"anyOf": [{"exclusiveMinimum": 0, "type": "number"}, {"type": "string", "pattern": DURATION_PATTERN}]}
+    limits = {"type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": False,
+              "properties": {"max_fit_time": duration, "max_model_size": {"exclusiveMinimum": 0, "type": "number"}}}
+    props["select"] = {"anyOf": [{"type": "string", "enum": ["best_first", "knee"]},
+                                 {"type": "string", "pattern": r"^\s*max_(fit_time|model_size)\s*:"}, limits],
+                       "default": "best_first", "description": "which point of the Pareto front is exported "
+                                                              "(objectives only)"}
     model["not"] = {"anyOf": [{"required": ["space", "param_grid"]}, {"required": ["space", "hyperparameters"]},
                               {"required": ["param_grid", "hyperparameters"]}]}
     defaults = copy.deepcopy(model)

@@ -4,7 +4,8 @@ Trial user attributes (written once per trial, one journal line each):
 
 - ``hpo``: ``{"params": {...}, "split_scores": [...], "mean_test_score": f, "std_test_score": f,
   "metrics": {name: {"mean": f, "std": f, "splits": [...]}}, "fit_times": [...], "score_times": [...],
-  "n_warnings": n, "warning": str|None, "duration": seconds}``. ``params`` are the values the estimator
+  "model_sizes": [...] (only with the objective ``model_size``: pickled bytes per fold), "n_warnings": n,
+  "warning": str|None, "duration": seconds}``. ``params`` are the values the estimator
   received (Optuna's own ``trial.params`` hold the JSON text of list/mapping choices).
 - ``error``: ``"ValueError: ..."`` on a FAIL trial.
 - ``interrupted``: ``true`` on a trial abandoned by Ctrl-C or found RUNNING after a killed run; such
@@ -15,7 +16,8 @@ Trial user attributes (written once per trial, one journal line each):
   so a coordinator logs its own trials to MLflow and fails a dead worker's.
 
 Study user attributes: ``hpo_model`` (name, estimator, init_params, metric, metrics, method, cv, n_splits,
-seed, space), ``hpo_identity`` (what ``--resume`` and ``--join`` compare: ``storage.identity``), once
+seed, space; with two objectives also ``objectives`` ``[{"metric", "direction"}, ...]`` and ``select``),
+``hpo_identity`` (what ``--resume`` and ``--join`` compare: ``storage.identity``), once
 the model finished ``hpo_test`` (``{"score": f, "metrics": {...}}``), with ``confirm:`` ``hpo_confirm``
 (``{"top": K, "repeats": R, "seeds": [...], "trials": {number: {"mean": f, "std": f, "splits": [[...] per
 seed]}}}``: the re-scored configurations, which are not trials), and with MLflow
@@ -89,6 +91,7 @@ def record_from_trial(model: str, trial: optuna.trial.FrozenTrial) -> TrialRecor
         metrics=info.get("metrics") or {},
         mean_fit_time=average(info.get("fit_times")),
         mean_score_time=average(info.get("score_times")),
+        mean_model_size=average(info.get("model_sizes")),
         duration=duration,
         n_warnings=int(info.get("n_warnings") or 0),
         error=trial.user_attrs.get(ATTR_ERROR),

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from hpo_cli.core.pareto import objectives_of, pareto_front, select_label
 from hpo_cli.core.results import COMPLETE, FAIL, PRUNED, ModelResult, TrialRecord
 from hpo_cli.rundir.provenance import OPTIONAL_PACKAGES, PACKAGES, git_commit, package_versions
 
@@ -54,6 +55,7 @@ def trial_metrics(record: TrialRecord) -> dict[str, float]:
         "std_test_score": record.std_test_score,
         "mean_fit_time": record.mean_fit_time,
         "mean_score_time": record.mean_score_time,
+        "mean_model_size": record.mean_model_size,  # None (not logged) unless model_size is an objective
         "duration": record.duration,
     }
     for k, score in enumerate(record.split_scores):
@@ -162,6 +164,11 @@ def parent_summary(result: ModelResult) -> tuple[dict[str, float], dict[str, str
                               key=lambda r: (r.mean_test_score, -r.number))
             tags["hpo.confirm.order_changed"] = str(search_best.number != best.number).lower()
         tags["hpo.best_trial"] = str(best.number)
+        if result.objectives:  # two objectives: best_* are the point ``select`` chose from the front
+            objectives = objectives_of(result.objectives)
+            metrics["pareto_size"] = float(len(pareto_front(result.trials, objectives)))
+            tags["hpo.objectives"] = ", ".join(f"{o.name} ({o.direction})" for o in objectives)
+            tags["hpo.select"] = select_label(result.select)
         tags.update({f"hpo.best.{k}": param_value(v) for k, v in best.params.items()})
     if _number(result.test_score):
         metrics["test_score"] = float(result.test_score)  # type: ignore[arg-type]

@@ -88,7 +88,7 @@ class Coordinator:
             if self.options.join:
                 study = optuna.load_study(study_name=name, storage=self.storage)
             else:
-                study = open_study(self.storage, name)
+                study = open_study(self.storage, name, prep.model)
                 if self.options.resume:
                     self._clean_leftovers(study)
                 study.set_user_attr(st.STUDY_MODEL, to_typed_json(model_info(self.spec, model, prep.evaluator)))
@@ -188,7 +188,7 @@ class Coordinator:
         seen = {t.number for t in counted}
         before = set(seen)
         clock: float | None = None
-        best = max((t.value for t in counted if t.state == TrialState.COMPLETE and t.value is not None), default=None)
+        best = max((t.values[0] for t in counted if t.state == TrialState.COMPLETE and t.values), default=None)
         n_failed = sum(t.state == TrialState.FAIL for t in counted)
         started = time.perf_counter()
         reason = ""

@@ -14,6 +14,7 @@ from hpo_cli.core.errors import InputError, Location, Problem
 from hpo_cli.core.options import TuneOptions
 from hpo_cli.core.text import suggest
 from hpo_cli.problem.estimators import resolve_estimator, task_of
+from hpo_cli.search.plan import resolve_auto
 from hpo_cli.spec.models import METHODS, Spec
 
 
@@ -49,7 +50,7 @@ def apply_overrides(spec: Spec, options: TuneOptions) -> Spec:
         update_spec["output"] = str(options.output)
     new = spec.model_copy(update=update_spec)
     new.path, new.sha256, new.doc = spec.path, spec.sha256, spec.doc
-    return new
+    return resolve_auto(new)
 
 
 def check(spec: Spec, only: list[str]) -> list[str]:

@@ -7,7 +7,7 @@ pruning, so a run may also find a better one, negative). The search runs through
 (``search.plan.prepare_model`` and ``search.loop.search_model``, an in-memory Optuna storage): the same
 trial loop ``hpo tune`` runs, without the run folder and report.
 
-    .venv/bin/python bench/bench_pruning.py [TRIALS] [SEEDS] [FOLDS] [LOG.jsonl] [PRUNERS]
+    .venv/bin/python bench/bench_pruning.py [TRIALS] [SEEDS] [FOLDS] [LOG.jsonl] [PRUNERS] [PROBLEMS]
     # defaults 30, 3, "3,5,10", no log, every pruner below; prints Markdown
     .venv/bin/python bench/bench_pruning.py --table LOG.jsonl...      # Markdown from logged rows
 
@@ -66,6 +66,13 @@ PROBLEMS = [
             {"C": {"type": "float", "low": 1e-1, "high": 1e4, "log": True},
              "gamma": {"type": "float", "low": 1e-5, "high": 1.0, "log": True},
              "epsilon": {"type": "float", "low": 1e-2, "high": 1e2, "log": True}}, ("standard_scaler",)),
+    Problem("breast_cancer tree", "breast_cancer", "DecisionTreeClassifier", "roc_auc",
+            {"max_depth": {"type": "int", "low": 1, "high": 20},
+             "min_samples_leaf": {"type": "int", "low": 1, "high": 100, "log": True},
+             "ccp_alpha": {"type": "float", "low": 0.0, "high": 0.05}}),
+    Problem("breast_cancer logreg", "breast_cancer", "LogisticRegression", "neg_log_loss",
+            {"C": {"type": "float", "low": 1e-4, "high": 1e2, "log": True}, "class_weight": [None, "balanced"]},
+            ("standard_scaler",)),
 ]
 
 
@@ -108,7 +115,8 @@ def search(problem: Problem, pruner: str | dict[str, Any], folds: int, seed: int
 
 
 def rows(trials: int = 30, seeds: int = 3, folds: list[int] | None = None,
-         log: Path | None = None, pruners: list[str] | None = None) -> list[dict[str, Any]]:
+         log: Path | None = None, pruners: list[str] | None = None,
+         problems: list[str] | None = None) -> list[dict[str, Any]]:
     """One row per problem × fold count × pruner: fits saved and best-score change, over ``seeds`` seeds.
 
     ``log``: each row is appended to this JSON-lines file as soon as its problem is done (long runs).
@@ -122,7 +130,7 @@ def rows(trials: int = 30, seeds: int = 3, folds: list[int] | None = None,
     out = []
     with tempfile.TemporaryDirectory(prefix="hpo-bench-pruning-") as tmp:
         for n_folds in folds or FOLDS:
-            for problem in PROBLEMS:
+            for problem in [p for p in PROBLEMS if not problems or p.name in problems]:
                 runs: dict[str, list[tuple[int, float]]] = {p: [] for p in names}
                 started = time.perf_counter()
                 for seed in range(seeds):
@@ -191,6 +199,7 @@ if __name__ == "__main__":
     fold_counts = [int(f) for f in sys.argv[3].split(",")] if len(sys.argv) > 3 else None
     log_path = Path(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[4] != "-" else None
     names = sys.argv[5].split(",") if len(sys.argv) > 5 else None
+    problem_names = sys.argv[6].split(",") if len(sys.argv) > 6 else None
     start = time.perf_counter()
-    print(markdown(rows(n_trials, n_seeds, fold_counts, log_path, names)))
+    print(markdown(rows(n_trials, n_seeds, fold_counts, log_path, names, problem_names)))
     print(f"\n{n_trials} trials, {n_seeds} seeds, TPE; wall time {time.perf_counter() - start:.0f} s")

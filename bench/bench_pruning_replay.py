@@ -39,16 +39,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_pruning import PROBLEMS, Problem, run  # noqa: E402
 
-EXTRA = [
-    Problem("breast_cancer tree", "breast_cancer", "DecisionTreeClassifier", "roc_auc",
-            {"max_depth": {"type": "int", "low": 1, "high": 20},
-             "min_samples_leaf": {"type": "int", "low": 1, "high": 100, "log": True},
-             "ccp_alpha": {"type": "float", "low": 0.0, "high": 0.05}}),
-    Problem("breast_cancer logreg", "breast_cancer", "LogisticRegression", "neg_log_loss",
-            {"C": {"type": "float", "low": 1e-4, "high": 1e2, "log": True}, "class_weight": [None, "balanced"]},
-            ("standard_scaler",)),
-]
-
 #: Problems whose metric is in [0, 1]-like units, where "lose at most 0.002" is meaningful as written.
 #: diabetes SVR's RMSE (best ≈ 55) is reported apart; neg_log_loss (best ≈ 0.07) is in.
 UNIT_METRICS = {"roc_auc", "accuracy", "neg_log_loss"}
@@ -153,7 +143,7 @@ def rows(trials: int = 30, seeds: int = 5, folds: tuple[int, ...] = (3, 5), meth
     out = []
     with tempfile.TemporaryDirectory(prefix="hpo-bench-replay-") as tmp:
         for n_folds in folds:
-            for problem in [*PROBLEMS, *EXTRA]:
+            for problem in PROBLEMS:
                 for seed in range(seeds):
                     trace = record(problem, n_folds, seed, trials, method, Path(tmp), cache)
                     full = max(statistics.mean(s) for s in trace)

@@ -152,12 +152,12 @@ def make_sampler(model: ModelSpec, method: str, seed: int, budget: int,
 def auto_pruner(n_folds: int) -> PrunerSpec:
     """What ``pruner: auto`` prunes with at ``n_folds`` folds (all folds x repeats).
 
-    Measured in ``bench/RESULTS.md`` (e) (TPE, 30 trials, accuracy/AUC/log-loss problems; replayed on six
-    problems x five seeds and run end to end on four x three): successive halving from the first fold
-    saved the most fits for a loss of best CV mean within 0.002. Below 5 folds it has one rung, after
-    fold 1, and keeping the best sixth there (reduction factor 6) saved 38-44 % of fits, a quarter (4)
-    36-38 %; from 5 folds a second rung follows, and a third (3) saved 45-47 % where 4 lost more on the
-    regression problem. With 2 folds, one fold is half the data: no pruning.
+    Measured in ``bench/RESULTS.md`` (e) (TPE, 30 trials, five accuracy/AUC/log-loss problems; replayed x
+    five seeds and run end to end x three): successive halving from the first fold saved the most fits
+    for a mean loss of best CV mean within 0.002. Below 5 folds it has one rung, after fold 1, and keeping
+    the best sixth there (reduction factor 6) saved 41-44 % of fits, a quarter (4) 38 %; from 5 folds a
+    second rung follows, and a third (3) saved 46-47 %, as much as 4, which lost more on the regression
+    problem. With 2 folds, one fold is half the data: no pruning.
     """
     from hpo_cli.spec.pruning import NonePruner, SuccessiveHalvingPruner
 

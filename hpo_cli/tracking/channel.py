@@ -91,6 +91,7 @@ class Channel:
         self._connected = threading.Event()
         self._connection: list[Any] = [False, "the writer process did not start"]
         self._stopped = False
+        self.opened = False
         self._progress_at = time.monotonic()  # the last reply, or when the writer last became busy
         threading.Thread(target=self._write, name="hpo-mlflow-send", daemon=True).start()
         threading.Thread(target=self._read, name="hpo-mlflow-replies", daemon=True).start()
@@ -98,6 +99,7 @@ class Channel:
     def open(self, uri: str, experiment: str, on_error: Callable[[str, bool], None]) -> None:
         """Give the writer its store (the first message: the URI never goes on a command line)."""
         self._on_error = on_error
+        self.opened = True  # from here on the tracker ends it (``stop``/``abort``)
         self._outbox.put((uri, experiment))
 
     def connect(self, timeout: float) -> str:

@@ -19,8 +19,10 @@ saves at most 33 %). ``bound`` rows report how many trials were worse, on their 
 best trial so far on the same folds (a pruner with that perfect, noise-free rule) and what pruning
 exactly those would save and lose.
 
-    .venv/bin/python bench/bench_pruning_replay.py [TRIALS] [SEEDS] [FOLDS] [SAMPLER] [LOG.jsonl]
-    # defaults: 30 trials, 5 seeds, folds "3,5", sampler tpe; prints Markdown
+    .venv/bin/python bench/bench_pruning_replay.py [TRIALS] [SEEDS] [FOLDS] [SAMPLER] [LOG.jsonl] [TRACES_DIR]
+    # defaults: 30 trials, 5 seeds, folds "3,5", sampler tpe; prints Markdown; TRACES_DIR keeps the recorded
+    # searches (one JSON file each) so that a second run with more settings fits nothing
+    .venv/bin/python bench/bench_pruning_replay.py --table LOG.jsonl...
 """
 
 from __future__ import annotations
@@ -36,16 +38,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_pruning import PROBLEMS, Problem, run  # noqa: E402
-
-EXTRA = [
-    Problem("breast_cancer tree", "breast_cancer", "DecisionTreeClassifier", "roc_auc",
-            {"max_depth": {"type": "int", "low": 1, "high": 20},
-             "min_samples_leaf": {"type": "int", "low": 1, "high": 100, "log": True},
-             "ccp_alpha": {"type": "float", "low": 0.0, "high": 0.05}}),
-    Problem("breast_cancer logreg", "breast_cancer", "LogisticRegression", "neg_log_loss",
-            {"C": {"type": "float", "low": 1e-4, "high": 1e2, "log": True}, "class_weight": [None, "balanced"]},
-            ("standard_scaler",)),
-]
 
 #: Problems whose metric is in [0, 1]-like units, where "lose at most 0.002" is meaningful as written.
 #: diabetes SVR's RMSE (best ≈ 55) is reported apart; neg_log_loss (best ≈ 0.07) is in.
@@ -66,7 +58,7 @@ def settings() -> list[tuple[str, dict[str, Any], int]]:
                              "n_warmup_steps": after}, 1))
     out.append(("successive_halving rf4 (old default: after 2)",
                 {"type": "successive_halving", "min_resource": 1, "reduction_factor": 4}, 0))
-    for rf in (2, 3, 4):
+    for rf in (2, 3, 4, 6):
         for resource in (1, 2):
             out.append((f"successive_halving rf{rf} min_resource {resource}",
                         {"type": "successive_halving", "min_resource": resource, "reduction_factor": rf}, 1))
@@ -78,10 +70,19 @@ def settings() -> list[tuple[str, dict[str, Any], int]]:
     return out
 
 
-def record(problem: Problem, folds: int, seed: int, trials: int, method: str, folder: Path) -> list[list[float]]:
-    """Every complete trial's fold scores, in trial order, of one unpruned search."""
-    return [list(t.split_scores) for t in run(problem, "none", folds, seed, trials, folder, method=method)
-            if t.state == "COMPLETE"]
+def record(problem: Problem, folds: int, seed: int, trials: int, method: str, folder: Path,
+           cache: Path | None = None) -> list[list[float]]:
+    """Every complete trial's fold scores, in trial order, of one unpruned search (kept in ``cache``, a JSON
+    file per search, so that more settings can be replayed later without fitting again)."""
+    path = cache / f"{problem.name}-{folds}-{seed}-{trials}-{method}.json".replace(" ", "_") if cache else None
+    if path is not None and path.exists():
+        return json.loads(path.read_text())
+    trace = [list(t.split_scores) for t in run(problem, "none", folds, seed, trials, folder, method=method)
+             if t.state == "COMPLETE"]
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(trace))
+    return trace
 
 
 def replay(trace: list[list[float]], pruner: dict[str, Any], base: int) -> tuple[int, float]:
@@ -134,7 +135,7 @@ def bound(trace: list[list[float]], step: int) -> tuple[float, float, float]:
 
 
 def rows(trials: int = 30, seeds: int = 5, folds: tuple[int, ...] = (3, 5), method: str = "tpe",
-         log: Path | None = None) -> list[dict[str, Any]]:
+         log: Path | None = None, cache: Path | None = None) -> list[dict[str, Any]]:
     """One row per fold count × problem × seed × setting: fits saved and best CV mean lost."""
     import optuna
 
@@ -142,9 +143,9 @@ def rows(trials: int = 30, seeds: int = 5, folds: tuple[int, ...] = (3, 5), meth
     out = []
     with tempfile.TemporaryDirectory(prefix="hpo-bench-replay-") as tmp:
         for n_folds in folds:
-            for problem in [*PROBLEMS, *EXTRA]:
+            for problem in PROBLEMS:
                 for seed in range(seeds):
-                    trace = record(problem, n_folds, seed, trials, method, Path(tmp))
+                    trace = record(problem, n_folds, seed, trials, method, Path(tmp), cache)
                     full = max(statistics.mean(s) for s in trace)
                     total = len(trace) * n_folds
                     new = []
@@ -209,5 +210,7 @@ if __name__ == "__main__":
     fold_counts = tuple(int(f) for f in sys.argv[3].split(",")) if len(sys.argv) > 3 else (3, 5)
     sampler = sys.argv[4] if len(sys.argv) > 4 else "tpe"
     start = time.perf_counter()
-    print(markdown(rows(n_trials, n_seeds, fold_counts, sampler, Path(sys.argv[5]) if len(sys.argv) > 5 else None)))
+    log_path = Path(sys.argv[5]) if len(sys.argv) > 5 else None
+    cache_dir = Path(sys.argv[6]) if len(sys.argv) > 6 else None
+    print(markdown(rows(n_trials, n_seeds, fold_counts, sampler, log_path, cache_dir)))
     print(f"\n{n_trials} trials, {n_seeds} seeds, {sampler}; wall time {time.perf_counter() - start:.0f} s")

@@ -132,8 +132,8 @@ def test_successive_halving_stops_a_trial_after_its_first_fold(tmp_path: Path) -
 
 @pytest.mark.parametrize(("cv", "expected"), [
     ({"folds": 2}, {"type": "none"}),
-    ({"folds": 3}, {"type": "successive_halving", "min_resource": 1, "reduction_factor": 4}),
-    ({"folds": 2, "repeats": 2}, {"type": "successive_halving", "min_resource": 1, "reduction_factor": 4}),
+    ({"folds": 3}, {"type": "successive_halving", "min_resource": 1, "reduction_factor": 6}),
+    ({"folds": 2, "repeats": 2}, {"type": "successive_halving", "min_resource": 1, "reduction_factor": 6}),
     ({"folds": 5}, {"type": "successive_halving", "min_resource": 1, "reduction_factor": 3}),
     ({"folds": 10}, {"type": "successive_halving", "min_resource": 1, "reduction_factor": 3}),
 ])

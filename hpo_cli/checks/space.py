@@ -122,7 +122,7 @@ def _budget_warnings(spec: Spec, i: int, model: ModelSpec) -> list[Problem]:
     trials = planned_trials(model, grid)
     if model.method == "tpe" and dims:
         needed = TPE_TRIALS_PER_DIMENSION * dims
-        if trials < needed:
+        if trials < needed and not model._auto_method:  # auto chose TPE at this budget from measurements
             problems.append(spec.problem(base + ("budget", "trials") if model.budget.trials else base + ("method",),
                                          f"TPE with {dims} dimensions needs about {needed} trials "
                                          f"({TPE_TRIALS_PER_DIMENSION} x dimensions) to improve on its random "

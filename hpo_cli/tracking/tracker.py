@@ -169,7 +169,7 @@ class Tracker(RunObserver):
         if self.failed or self._closed:
             return
         try:
-            self.tree.bind(runs, study, self.data_sha256)
+            self.tree.bind(runs, study, self.data_sha256, reopen=not self.options.join)
         except Exception as exc:  # Lost, or the study's storage: never into the search
             self._lose(exc)
             return
@@ -204,7 +204,7 @@ class Tracker(RunObserver):
         runs = self.tree.model(result.name, result.study_name)
         if self.failed or not runs.parent_id:
             return
-        if self.options.join:  # the first process ends the shared parent; a joined machine logged its children
+        if self.options.join and not runs.owned:  # the first process ends the shared parent; a joiner its children
             runs.finished = True
             return
         status = "KILLED" if "interrupt" in (result.stop_reason or "").lower() else (
@@ -319,9 +319,9 @@ class Tracker(RunObserver):
         """Flush every queued write (also after Ctrl-C); parents of an unfinished run end KILLED (resumable)."""
         if self._closed:
             return
-        if not self._run_done and not self.failed and not self.options.join:
+        if not self._run_done and not self.failed:
             for runs in self.tree.models():
-                if runs.parent_id and not runs.finished:
+                if runs.parent_id and not runs.finished and (runs.owned or not self.options.join):
                     self._send("status", runs.parent_id, "KILLED")
         if self.failed:  # the writer skips or hangs: nothing more will be written
             self._closed = True

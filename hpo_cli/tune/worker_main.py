@@ -193,6 +193,7 @@ def main() -> None:
     proto = os.dup(1)  # the answers' pipe; stdout itself goes nowhere, as a library's print must not break it
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     serve(orders, proto)
+    os._exit(0)  # no teardown of the libraries it imported: the coordinator waits for this exit at its end
 
 
 if __name__ == "__main__":

@@ -53,9 +53,33 @@ def cluster(tmp_path: Path):
             optuna.delete_study(study_name=f"{name}.{model}", storage=driver_url(url))
 
 
+_STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_orphans():
+    """A failed assertion must not leave joiners waiting on the database for minutes (their workers stop
+    with them): every process a test started is ended at its teardown."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+
+
 def _hpo(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "hpo_cli", "tune", *args, "-q"], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return _track(subprocess.Popen([sys.executable, "-m", "hpo_cli", "tune", *args, "-q"], cwd=cwd, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+
+
+def _track(proc: subprocess.Popen[str]) -> subprocess.Popen[str]:
+    _STARTED.append(proc)
+    return proc
 
 
 def test_a_first_process_and_three_joiners_share_exact_budgets(cluster, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ bookkeeping alone, and it must stay the same whatever the events around it look 
   server left out, and are logged then.
 
 Every store access goes through ``call`` (a synchronous request to the writer process, raising
-``worker.Lost``), so this module never touches MLflow itself.
+``channel.Lost``), so this module never touches MLflow itself.
 """
 
 from __future__ import annotations

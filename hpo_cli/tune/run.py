@@ -50,35 +50,52 @@ def failure_summary(result: ModelResult) -> str:
     return f"{result.name}: all {len(result.trials)} trials failed: {shown}"
 
 
-def _open_tracker(spec: Spec, options: TuneOptions, run_dir: Path) -> RunObserver | None:
+def _open_tracker(spec: Spec, options: TuneOptions, run_dir: Path, writer: Any) -> RunObserver | None:
     """The MLflow observer when tracking is on; mlflow itself is imported only by its writer process."""
     if not (spec.tracking.mlflow.enabled and options.mlflow):
+        if writer is not None:
+            writer.abort()
         return None
     from hpo_cli.tracking.tracker import open_tracker
 
-    return open_tracker(spec, options, run_dir)  # an unusable store is bad input: exit 2, nothing written
+    return open_tracker(spec, options, run_dir, writer)  # an unusable store is bad input: exit 2, nothing written
 
 
-def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -> RunResult:
-    """Run every selected model's search and write the run folder; see the module docstring."""
+def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None, writer: Any = None) -> RunResult:
+    """Run every selected model's search and write the run folder; see the module docstring.
+
+    ``writer``: the tracking writer process (``tracking.channel.start_writer``), which the CLI starts
+    before it imports this module, so that MLflow's imports overlap ours; started here when not given
+    (unless ``--no-mlflow``), before the spec is read. It touches no store until ``_open_tracker`` gives
+    it one, and is ended here when the run stops before (bad input) or tracking is off in the spec.
+    """
     started_at = datetime.now(UTC)
-    spec = apply_overrides(load_spec(options.spec, options.data), options)
-    check_workers(spec, options)
-    threads = threads_per_worker(options.workers, options.threads)
-    # The workers' template imports and loads the data meanwhile, on the other core (tune.worker_main).
-    template = WorkerTemplate(options, threads) if queue_mode(options, spec) else None
+    if writer is None and options.mlflow:
+        from hpo_cli.tracking.channel import start_writer
+
+        writer = start_writer(options.mlflow)
+    template = None
     try:
+        spec = apply_overrides(load_spec(options.spec, options.data), options)
+        check_workers(spec, options)
+        threads = threads_per_worker(options.workers, options.threads)
+        # The workers' template imports and loads the data meanwhile, on the other core (tune.worker_main).
+        template = WorkerTemplate(options, threads) if queue_mode(options, spec) else None
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        return _run(spec, options, observers, started_at, threads, template)
+        return _run(spec, options, observers, started_at, threads, template, writer)
+    except BaseException:
+        if writer is not None and not writer.opened:
+            writer.abort()  # never given a store, it wrote nothing: bad input leaves no trace
+        raise
     finally:
         if template is not None:
             template.close()  # the coordinator closed it already, unless the run ended before the search
 
 
 def _run(spec: Spec, options: TuneOptions, observers: list[RunObserver] | None, started_at: datetime,
-         threads: int, template: WorkerTemplate | None) -> RunResult:
+         threads: int, template: WorkerTemplate | None, writer: Any) -> RunResult:
     warnings_out = check(spec, options.models)
     selected = [i for i, m in enumerate(spec.models) if not options.models or m.name in options.models]
     task = task_of_models(spec, selected)
@@ -87,7 +104,7 @@ def _run(spec: Spec, options: TuneOptions, observers: list[RunObserver] | None, 
     metric = metric_label(spec.models[selected[0]].metric, task)
     run_dir = spec.output_dir
     check_output_dir(spec, options, run_dir)
-    tracker = _open_tracker(spec, options, run_dir)
+    tracker = _open_tracker(spec, options, run_dir, writer)
     # Nothing was written up to here: bad input exits 2 with the run folder untouched.
     events = Observers([*(observers or []), tracker], warnings_out)
     names = {spec.models[i].name: study_name(spec, spec.models[i]) for i in selected}

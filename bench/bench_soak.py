@@ -9,7 +9,10 @@ the resident memory of the search process and of its MLflow writer process (``/p
 Columns, each for the first and the last 200 trials:
 
 - ``ms/trial``: median time between consecutive trial completions (from the study's timestamps);
-- ``search RSS MB`` / ``writer RSS MB``: resident memory when the 200th / the last trial completed;
+- ``search RSS MB``: the search process's resident memory when the 200th / the last trial completed, and
+  the growth per trial between the two (``KB/trial``);
+- ``writer RSS MB``: the writer's when 200 / all child runs were in the store (it runs behind the search:
+  compared by children written, not by time), and the growth per child between the two (``KB/child``);
 - the peaks (``VmHWM``), the drain (last trial to process end: the writes the writer had queued), the
   MLflow child runs found in the store, and the exit code.
 
@@ -72,14 +75,25 @@ def _children(pid: int) -> list[int]:
 
 
 class Sampler(threading.Thread):
-    """Samples (time, search kB, writer kB) and keeps the last known peaks until the process ends."""
+    """Samples (time, search kB, writer kB, child runs in the store) and keeps the peaks until the process ends.
 
-    def __init__(self, pid: int, every: float = 0.5) -> None:
+    The child-run count (one indexed ``COUNT`` on the store's ``tags``, read-only) says how far the writer
+    got: it runs behind the search, so its memory is compared at 200 children written and at the last.
+    """
+
+    def __init__(self, pid: int, db: Path, every: float = 0.5) -> None:
         super().__init__(daemon=True)
-        self.pid, self.every = pid, every
-        self.samples: list[tuple[float, int, int]] = []
+        self.pid, self.db, self.every = pid, db, every
+        self.samples: list[tuple[float, int, int, int]] = []
         self.peak = {"search": 0, "writer": 0}
         self.done = threading.Event()
+
+    def _written(self) -> int:
+        """Child runs in the store now (the last count when the store is busy or not created yet)."""
+        try:
+            return _child_runs(self.db, timeout=0.1)
+        except sqlite3.Error:
+            return self.samples[-1][3] if self.samples else 0
 
     def run(self) -> None:
         while not self.done.is_set():
@@ -91,17 +105,24 @@ class Sampler(threading.Thread):
                 writer = _status(child)
                 if writer:
                     break
-            self.samples.append((time.time(), main.get("VmRSS", 0), writer.get("VmRSS", 0)))
+            self.samples.append((time.time(), main.get("VmRSS", 0), writer.get("VmRSS", 0), self._written()))
             self.peak["search"] = max(self.peak["search"], main.get("VmHWM", 0))
             self.peak["writer"] = max(self.peak["writer"], writer.get("VmHWM", 0))
             self.done.wait(self.every)
 
-    def at(self, when: float) -> tuple[int, int]:
-        """The first sample at or after ``when`` (kB of the search, of the writer)."""
-        for t, main, writer in self.samples:
+    def at(self, when: float) -> int:
+        """The search's kB in the first sample at or after ``when``."""
+        for t, main, _writer, _n in self.samples:
             if t >= when and main:
-                return main, writer
-        return self.samples[-1][1:] if self.samples else (0, 0)
+                return main
+        return self.samples[-1][1] if self.samples else 0
+
+    def writer_at(self, children: int) -> int:
+        """The writer's kB in the first sample where ``children`` child runs were in the store."""
+        for _t, _main, writer, n in self.samples:
+            if n >= children and writer:
+                return writer
+        return 0
 
 
 def _completions(run_dir: Path) -> list[float]:
@@ -114,9 +135,12 @@ def _completions(run_dir: Path) -> list[float]:
     return [t.datetime_complete.timestamp() for t in study.get_trials(deepcopy=False) if t.datetime_complete]
 
 
-def _child_runs(db: Path) -> int:
-    with sqlite3.connect(db) as con:
+def _child_runs(db: Path, timeout: float = 5.0) -> int:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=timeout)
+    try:
         (n,) = con.execute("SELECT count(*) FROM tags WHERE key = 'mlflow.parentRunId'").fetchone()
+    finally:
+        con.close()
     return int(n)
 
 
@@ -129,7 +153,7 @@ def soak(trials: int, folder: Path) -> dict[str, Any]:
     started = time.time()
     proc = subprocess.Popen([sys.executable, "-m", "hpo_cli", "tune", str(spec_path), "-o", str(folder / "run"),
                              "--quiet"], cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    sampler = Sampler(proc.pid)
+    sampler = Sampler(proc.pid, db)
     sampler.start()
     _, stderr = proc.communicate()
     ended = time.time()
@@ -140,16 +164,20 @@ def soak(trials: int, folder: Path) -> dict[str, Any]:
     done = _completions(folder / "run")
     gaps = [b - a for a, b in zip(done, done[1:], strict=False)]
     first, last = gaps[:WINDOW - 1], gaps[-WINDOW:]
-    rss_first, rss_last = sampler.at(done[min(WINDOW, len(done)) - 1]), sampler.at(done[-1])
+    children = _child_runs(db)
     mb = 1 / 1024
+    search = sampler.at(done[min(WINDOW, len(done)) - 1]), sampler.at(done[-1])
+    writer = sampler.writer_at(WINDOW), sampler.writer_at(children)
     return {
         "trials": len(done), "exit": proc.returncode, "wall s": round(ended - started, 1),
         "ms/trial first 200": round(1000 * statistics.median(first), 1),
         "ms/trial last 200": round(1000 * statistics.median(last), 1),
-        "search RSS MB @200": round(rss_first[0] * mb, 1), "search RSS MB @end": round(rss_last[0] * mb, 1),
-        "writer RSS MB @200": round(rss_first[1] * mb, 1), "writer RSS MB @end": round(rss_last[1] * mb, 1),
+        "search RSS MB @200": round(search[0] * mb, 1), "search RSS MB @end": round(search[1] * mb, 1),
+        "search KB/trial": round((search[1] - search[0]) / max(1, len(done) - WINDOW), 1),
+        "writer RSS MB @200 children": round(writer[0] * mb, 1), "writer RSS MB @all": round(writer[1] * mb, 1),
+        "writer KB/child": round((writer[1] - writer[0]) / max(1, children - WINDOW), 1),
         "peak MB search+writer": round((sampler.peak["search"] + sampler.peak["writer"]) * mb, 1),
-        "drain s": round(ended - done[-1], 1), "MLflow child runs": _child_runs(db),
+        "drain s": round(ended - done[-1], 1), "MLflow child runs": children,
     }
 
 

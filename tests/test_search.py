@@ -235,3 +235,44 @@ def test_resume_after_editing_the_space_is_bad_input_not_a_traceback(write_spec,
         tune(path, resume=True)
     assert len(read_trials(path.parent / "run")) == 2  # the stored trials are intact
     tune(path, fresh=True)  # --fresh: the model starts over with the new space
+
+
+def test_the_trial_loop_does_not_scan_every_trial_per_trial(write_spec, tune, monkeypatch) -> None:
+    """Optuna's ``ask`` filters every stored trial for a WAITING one (optuna#5948): O(n) per trial, the one
+    per-trial cost that grew with a 2,000-trial soak (bench_soak.py). The one-process loop looks once."""
+    import optuna
+    from optuna.trial import TrialState
+
+    looks: list[int] = []
+    real = optuna.storages.JournalStorage.get_all_trials
+
+    def counted(self: Any, study_id: int, deepcopy: bool = True, states: Any = None) -> Any:
+        if states is not None and TrialState.WAITING in states:
+            looks.append(study_id)
+        return real(self, study_id, deepcopy, states)
+
+    monkeypatch.setattr(optuna.storages.JournalStorage, "get_all_trials", counted)  # counts; the storage works
+    result = tune(write_spec(_tree_spec("tpe", 25, startup_trials=5)))
+    assert len(result.models[0].trials) == 25
+    assert len(looks) <= 2, f"{len(looks)} looks for WAITING trials in a 25-trial search"
+
+
+def test_the_loop_still_takes_queued_trials_first(tmp_path: Path) -> None:
+    """Queued (WAITING) trials, e.g. a killed ``--workers`` run's tickets, are taken before new ones are created."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from hpo_cli.search.queue import Asker
+
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "j")))
+    study = optuna.create_study(storage=storage, study_name="s", direction="maximize")
+    study.enqueue_trial({"x": 7})
+    ask = Asker(study)
+    first = ask()
+    assert (first.number, first.suggest_int("x", 0, 9)) == (0, 7)
+    study.tell(first, 1.0)
+    second = ask()
+    assert second.number == 1
+    assert storage.get_trial(second._trial_id).state == TrialState.RUNNING
+    study.tell(second, float(second.suggest_int("x", 0, 9)))
+    assert [t.state for t in study.get_trials()] == [TrialState.COMPLETE, TrialState.COMPLETE]

@@ -145,11 +145,14 @@ def tune(
         storage=storage, join=join, resume=resume, fresh=fresh,
         mlflow=not no_mlflow, tracking_uri=tracking_uri, data=data, quiet=quiet,
     )
+    from hpo_cli.tracking.channel import start_writer
+
+    writer = start_writer(options.mlflow)  # first: MLflow's imports in the writer overlap the search stack's
     from hpo_cli.cli.progress import progress_observer
     from hpo_cli.tune.run import run_tune
 
     with progress_observer(quiet=quiet, console=err) as observer:
-        result = run_tune(options, observers=[observer])
+        result = run_tune(options, observers=[observer], writer=writer)
     if not quiet:
         from hpo_cli.cli.progress import render_run_summary
 

@@ -19,6 +19,7 @@ from hpo_cli.problem.estimators import effective_init_params, estimator_dotted
 from hpo_cli.search import samplers
 from hpo_cli.search.observers import Observers
 from hpo_cli.search.plan import Prepared, model_info
+from hpo_cli.search.queue import Asker
 from hpo_cli.search.records import best_of, model_objectives
 from hpo_cli.search.stopping import StopSignal
 from hpo_cli.search.trial import run_trial
@@ -96,6 +97,7 @@ def search_model(spec: Spec, prep: Prepared, storage: Any, *, resume: bool, even
         order = [prep.grid[i] for i in np.random.RandomState(model.seed).permutation(len(prep.grid))]
         seen = {space.point_key(r.params) for r in existing}
     n_failed = sum(r.state == FAIL for r in existing)
+    ask = Asker(study)
     started = time.perf_counter()
     while not (stop_reason := _stop_reason(result, prep, started, n_failed, stop)):
         if prep.grid is not None:
@@ -105,7 +107,7 @@ def search_model(spec: Spec, prep: Prepared, storage: Any, *, resume: bool, even
                 break
             seen.add(space.point_key(point))
             sampler.point = space.encode_params(model, point)
-        trial = study.ask()
+        trial = ask()
         record = run_trial(study, trial, spec, prep, stop)
         if record is None:
             stop_reason = "interrupted"

@@ -16,6 +16,12 @@ CPU columns: user + system time of ``hpo`` and its writer process (``RUSAGE_CHIL
 machine wall times stretch with the load, CPU time much less; with a free core the writer's CPU overlaps
 the search and does not add to the wall time.
 
+``search waited``: from hpo's own ``HPO_TRACE`` lines (this tree only), how long the search process waited
+for the writer (its connection, each model's parent run, the final drain and its exit): the part of the
+added time that is the writer's. ``timeline`` (printed after the table) is one existing-store run's trace:
+when each of the writer's imports and requests started (seconds after ``hpo tune`` was started), its wall
+and CPU seconds, and the search's waits.
+
 Runnable alone (``python bench/bench_mlflow_fixed.py [REPS]``); ``rows()`` returns the rows for bench/run.py.
 """
 
@@ -46,10 +52,20 @@ def _spec() -> dict[str, Any]:
     return spec
 
 
-def _tune(spec_path: Path, run_dir: Path, extra: list[str], root: Path = ROOT) -> tuple[float, float]:
-    """(wall s, CPU s of hpo and its writer process): CPU is the figure a loaded machine distorts least."""
-    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+TIMELINE: list[list[Any]] = []  # the trace of the median existing-store run of this tree, set by rows()
+
+
+def _tune(spec_path: Path, run_dir: Path, extra: list[str], root: Path = ROOT) -> tuple[float, float, float | None,
+                                                                                       list[list[Any]]]:
+    """(wall s, CPU s of hpo and its writer process, s the search waited for the writer, timeline).
+
+    CPU is the figure a loaded machine distorts least; the last two come from ``HPO_TRACE`` (None, [] for
+    a tree without it).
+    """
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+           "HPO_TRACE": "1"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    epoch = time.time()
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "hpo_cli", "tune", str(spec_path), "--output", str(run_dir),
                            "--quiet", *extra], capture_output=True, text=True, check=False, env=env,
@@ -58,11 +74,17 @@ def _tune(spec_path: Path, run_dir: Path, extra: list[str], root: Path = ROOT) -
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise RuntimeError(f"hpo tune {' '.join(extra)} failed ({proc.returncode}): {proc.stderr[-1500:]}")
-    return seconds, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    trace = [line.split() for line in proc.stderr.splitlines() if line.startswith("hpo-trace ")]
+    timeline = sorted(([who, " ".join(what), round(float(at) - epoch, 2), float(wall), float(cpu_s)]
+                       for _, who, at, *what, wall, cpu_s in trace), key=lambda row: row[2])
+    waited = sum(row[3] for row in timeline if row[0] == "search" and row[1].startswith("wait")) if trace else None
+    return seconds, cpu, waited, timeline
 
 
 def rows(reps: int = 5) -> list[list[Any]]:
-    """Per variant: reps, min and median wall s, added wall s and ratio (medians), median CPU s, added CPU s.
+    """Per variant: reps, min and median wall s, added wall s and ratio (medians), median CPU s, added CPU s,
+    median s the search waited for the writer (this tree's tracked runs only).
 
     With ``HPO_BENCH_BASELINE=/path/to/another/checkout`` (e.g. a worktree of the commit before a change),
     that tree's ``--no-mlflow`` and existing-store runs are interleaved with this tree's, so a before/after
@@ -71,7 +93,7 @@ def rows(reps: int = 5) -> list[list[Any]]:
     """
     baseline = os.environ.get("HPO_BENCH_BASELINE")
     roots = [("", ROOT)] + ([(" (baseline)", Path(baseline))] if baseline else [])
-    times: dict[str, list[tuple[float, float]]] = {}
+    times: dict[str, list[tuple[float, float, float | None, list[list[Any]]]]] = {}
     with tempfile.TemporaryDirectory(prefix="hpo-bench-mlflow-") as tmp:
         d = Path(tmp)
         spec_path = d / "spec.yaml"
@@ -90,12 +112,16 @@ def rows(reps: int = 5) -> list[list[Any]]:
     out = []
     for name, values in times.items():
         ref = times["--no-mlflow (baseline)" if name.endswith("(baseline)") else "--no-mlflow"]
-        base = statistics.median(w for w, _ in ref)
-        base_cpu = statistics.median(c for _, c in ref)
-        walls, cpus = [w for w, _ in values], [c for _, c in values]
+        base = statistics.median(v[0] for v in ref)
+        base_cpu = statistics.median(v[1] for v in ref)
+        walls, cpus = [v[0] for v in values], [v[1] for v in values]
+        waits = [v[2] for v in values if v[2] is not None]
         med, cpu = statistics.median(walls), statistics.median(cpus)
         out.append([name, len(values), round(min(walls), 2), round(med, 2), round(med - base, 2),
-                    round(med / base, 2), round(cpu, 2), round(cpu - base_cpu, 2)])
+                    round(med / base, 2), round(cpu, 2), round(cpu - base_cpu, 2),
+                    round(statistics.median(waits), 2) if waits and not name.startswith("--no-mlflow") else ""])
+    existing = sorted(times["local store, existing"], key=lambda v: v[0])
+    TIMELINE[:] = existing[len(existing) // 2][3]
     return out
 
 
@@ -103,8 +129,31 @@ def markdown(table: list[list[Any]]) -> str:
     from tabulate import tabulate
 
     headers = ["hpo tune (CLI, 12-point grid)", "reps", "min wall s", "median wall s", "added wall s (median)",
-               "ratio (median wall)", "median CPU s", "added CPU s (median)"]
-    return tabulate(table, headers=headers, tablefmt="github")
+               "ratio (median wall)", "median CPU s", "added CPU s (median)", "search waited s (median)"]
+    text = tabulate(table, headers=headers, tablefmt="github")
+    if TIMELINE:
+        text += "\n\nTimeline of the median existing-store run (HPO_TRACE; child runs summed into one line):\n\n"
+        text += tabulate(_timeline_rows(TIMELINE), headers=["process", "step", "started at s", "wall s", "CPU s"],
+                         tablefmt="github")
+    return text
+
+
+def _timeline_rows(timeline: list[list[Any]]) -> list[list[Any]]:
+    """The trace with the child runs (one per trial) summed into one line at the first one's start."""
+    out: list[list[Any]] = []
+    children: list[Any] | None = None
+    for who, what, at, wall, cpu in timeline:
+        if what == "child":
+            if children is None:
+                children = [who, "child (x0)", at, 0.0, 0.0, 0]
+                out.append(children)
+            children[5] += 1
+            children[1] = f"child (x{children[5]})"
+            children[3] = round(children[3] + wall, 3)
+            children[4] = round(children[4] + cpu, 3)
+        else:
+            out.append([who, what, at, wall, cpu])
+    return [row[:5] for row in out]
 
 
 if __name__ == "__main__":

@@ -646,7 +646,7 @@ def main(argv: list[str] | None = None) -> int:
         "mlflow_fixed": lambda: bench_script("bench_mlflow_fixed", reps=3 if args.quick else 5),
         "report": lambda: bench_script("bench_report"),
         "soak": lambda: bench_script("bench_soak", 300 if args.quick else 2000),
-        "workers": lambda: bench_script("bench_workers", 12 if args.quick else 24),
+        "workers": lambda: bench_script("bench_workers", 8 if args.quick else 60, reps=1 if args.quick else 3),
         "pruning": lambda: bench_script("bench_pruning", 20 if args.quick else 30),
     }
     header = f"# hpo benchmarks\n\n{environment()}\n"

@@ -53,9 +53,33 @@ def cluster(tmp_path: Path):
             optuna.delete_study(study_name=f"{name}.{model}", storage=driver_url(url))
 
 
+_STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_orphans():
+    """A failed assertion must not leave joiners waiting on the database for minutes (their workers stop
+    with them): every process a test started is ended at its teardown."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+
+
 def _hpo(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "hpo_cli", "tune", *args, "-q"], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return _track(subprocess.Popen([sys.executable, "-m", "hpo_cli", "tune", *args, "-q"], cwd=cwd, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+
+
+def _track(proc: subprocess.Popen[str]) -> subprocess.Popen[str]:
+    _STARTED.append(proc)
+    return proc
 
 
 def test_a_first_process_and_three_joiners_share_exact_budgets(cluster, tmp_path: Path) -> None:
@@ -140,7 +164,8 @@ def test_a_machine_that_dies_mid_trial_loses_nothing(cluster, tmp_path: Path) ->
     deadline = time.monotonic() + 300
     victim = None
     while victim is None and time.monotonic() < deadline and joiner.poll() is None:
-        victim = next((int(p.name) for p in marks.iterdir() if _ppid(int(p.name)) == joiner.pid), None)
+        # The joiner's worker: forked by its template process (tune.worker_main), the joiner's child.
+        victim = next((int(p.name) for p in marks.iterdir() if _ppid(_ppid(int(p.name))) == joiner.pid), None)
         time.sleep(0.05)
     assert victim is not None, "the joined process's worker never started a fit"
     os.kill(joiner.pid, signal.SIGKILL)  # the machine is gone: its coordinator and its worker
@@ -158,3 +183,86 @@ def test_a_machine_that_dies_mid_trial_loses_nothing(cluster, tmp_path: Path) ->
     assert states["RUNNING"] == 0 and states["WAITING"] == 0
     assert len(finished_trials(study)) == 8 and states["FAIL"] >= 1  # failed as stale, retried, not counted
     assert any("hpo_retry_of" in t.user_attrs for t in study.trials)
+
+
+def _tracked_spec(cluster, tmp_path: Path) -> tuple[str, str, Path, dict[str, str], str]:
+    """The cluster's spec (a 40-point grid, a random budget of 30) tracked in one shared local MLflow store."""
+    url, name, path, env = cluster
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    spec["models"][1]["method"] = "random"
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    spec["tracking"] = {"mlflow": {"uri": uri}}
+    path.write_text(json.dumps(spec), encoding="utf-8")
+    return url, name, path, {k: v for k, v in env.items() if not k.startswith("MLFLOW_")}, uri
+
+
+def _assert_exact_and_tracked(url: str, name: str, uri: str, run_dir: Path) -> None:
+    """40 distinct complete grid trials, exactly 30 random ones, nothing left queued or running; in MLflow one
+    FINISHED parent per model and one child per trial."""
+    import csv
+
+    import optuna
+    from test_tracking import assert_exactly_once, tree
+
+    from hpo_cli.storage.attrs import finished_trials
+    from hpo_cli.storage.backend import driver_url
+
+    grid = optuna.load_study(study_name=f"{name}.grid", storage=driver_url(url))
+    assert collections.Counter(t.state.name for t in grid.trials) == {"COMPLETE": 40}
+    assert len({tuple(sorted(t.params.items())) for t in grid.trials}) == 40  # every point once
+    knn = optuna.load_study(study_name=f"{name}.knn", storage=driver_url(url))
+    assert len(finished_trials(knn)) == 30
+    assert not [t for t in knn.trials if t.state.name in ("RUNNING", "WAITING")]
+    with open(run_dir / "trials.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert collections.Counter(r["model"] for r in rows) == {"grid": 40, "knn": 30}
+    _, parents, children = tree(uri, name)
+    assert_exactly_once(parents, children, rows)
+    assert {m: p.info.status for m, p in parents.items()} == {"grid": "FINISHED", "knn": "FINISHED"}
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+def test_workers_on_postgres_are_exact_and_tracked_once(workers, cluster, tmp_path: Path) -> None:
+    """Acceptance of issue 9 on the real PostgreSQL, with 2 and 4 worker processes of one ``hpo tune``."""
+    url, name, spec, env, uri = _tracked_spec(cluster, tmp_path)
+    done = subprocess.run([sys.executable, "-m", "hpo_cli", "tune", str(spec), "--storage", url, "--workers",
+                           str(workers), "-o", "run", "-q"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    _assert_exact_and_tracked(url, name, uri, tmp_path / "run")
+
+
+def test_joiners_share_one_mlflow_parent_per_model_closed_by_the_first(cluster, tmp_path: Path) -> None:
+    """A first process and 2 joiners, one MLflow store: one parent per model, one child per trial, parents
+    FINISHED by the first process; a joiner that arrives once all is done neither reopens them nor logs again.
+    Only the first process confirms the winner; every run folder shows that confirmation."""
+    url, name, spec, env, uri = _tracked_spec(cluster, tmp_path)
+    data = json.loads(spec.read_text(encoding="utf-8"))
+    data["models"][1]["confirm"] = {"top": 2, "repeats": 1}
+    spec.write_text(json.dumps(data), encoding="utf-8")
+    from mlflow import MlflowClient
+
+    # The store's tables first: MLflow's SQLite migrations race when three processes create one file at
+    # once ("duplicate column name"); machines of a cluster share a tracking server, which migrates once.
+    MlflowClient(uri).search_experiments()
+    first = _hpo(str(spec), "--storage", url, "-o", "run0", env=env, cwd=tmp_path)
+    joiners = [_hpo(str(spec), "--storage", url, "--join", "-o", f"run{k}", env=env, cwd=tmp_path) for k in (1, 2)]
+    for proc in [first, *joiners]:
+        out, err = proc.communicate(timeout=900)
+        assert proc.returncode == 0, err
+    _assert_exact_and_tracked(url, name, uri, tmp_path / "run0")
+    late = subprocess.run([sys.executable, "-m", "hpo_cli", "tune", str(spec), "--storage", url, "--join", "-o", "run3",
+                           "-q"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert late.returncode == 0, late.stderr
+    _assert_exact_and_tracked(url, name, uri, tmp_path / "run0")
+    import csv
+
+    confirmed = []
+    for k in range(4):
+        with open(tmp_path / f"run{k}" / "trials.csv", newline="", encoding="utf-8") as fh:
+            confirmed.append({r["trial"]: r["confirmed_mean_test_score"] for r in csv.DictReader(fh)
+                              if r["model"] == "knn" and r["confirmed_mean_test_score"]})
+        best = yaml.safe_load((tmp_path / f"run{k}" / "best_parameters.yaml").read_text(encoding="utf-8"))
+        assert best["models"]["knn"]["params"] == yaml.safe_load(
+            (tmp_path / "run0" / "best_parameters.yaml").read_text(encoding="utf-8"))["models"]["knn"]["params"]
+    assert len(confirmed[0]) == 2 and all(c == confirmed[0] for c in confirmed), confirmed

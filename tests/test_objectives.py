@@ -81,13 +81,13 @@ def test_a_random_search_writes_the_non_dominated_set_as_its_pareto_front(write_
         assert len(mine) == 12 and {r["state"] for r in mine} == {"COMPLETE"}
         points = {int(r["trial"]): (float(r["mean_test_score"]), float(r["mean_fit_time"])) for r in mine}
         front = _non_dominated(points)
-        assert {int(r["trial"]) for r in mine if r["pareto"] == "true"} == front
+        assert {int(r["trial"]) for r in mine if r["pareto"] == "true"} == front, (name, points)
         assert {r["pareto"] for r in mine} <= {"true", "false"}
         study = optuna.load_study(study_name=f"mo.{name}", storage=storage)
-        assert {t.number for t in study.best_trials} == front  # Optuna's own front of the values it was told
+        assert {t.number for t in study.best_trials} == front, (name, points)  # Optuna's front of what it was told
         chosen = _knee({n: points[n] for n in front})
         entry = best["models"][name]
-        assert entry["mean_test_score"] == points[chosen][0]
+        assert entry["mean_test_score"] == points[chosen][0], (name, chosen, entry, points)
         assert entry["objective_values"] == {"roc_auc": points[chosen][0], "fit_time": points[chosen][1]}
         assert entry["pareto_size"] == len(front)
         fronts[name] = {n: points[n] for n in front}
@@ -96,10 +96,10 @@ def test_a_random_search_writes_the_non_dominated_set_as_its_pareto_front(write_
     keyed = dict(enumerate(union))
     top = _non_dominated({k: union[keyed[k]] for k in keyed})
     knee = _knee({k: union[keyed[k]] for k in top})
-    assert best["best_model"] == keyed[knee][0]
+    assert best["best_model"] == keyed[knee][0], (best, union)
     # hpo best prints the chosen point of the winner; the report has the Pareto table and plots
-    code, out, _ = run("best", str(result.run_dir), "--format", "json")
-    assert code == 0
+    code, out, err = run("best", str(result.run_dir), "--format", "json")
+    assert code == 0, err
     winner = best["models"][best["best_model"]]
     assert yaml.safe_load(out) == winner["params"]
     code, out, err = run("report", str(result.run_dir), "--output", str(tmp_path / "report.md"))
@@ -109,7 +109,7 @@ def test_a_random_search_writes_the_non_dominated_set_as_its_pareto_front(write_
         assert f"![Pareto front of {name}](" in text
         assert (result.run_dir / "plots" / f"pareto_{name}.png").stat().st_size > 1000
     assert text.count("Pareto front (roc_auc maximized, fit_time minimized)") == 2
-    assert "| ✓  |" in text and "`select: knee`" in text
+    assert "| ✓  |" in text and "`select: knee`" in text, text
     assert "Pareto front (roc_auc" in (result.run_dir / "results.md").read_text()
 
 
@@ -205,6 +205,13 @@ def test_validate_refuses_with_a_located_reason(extra: str, line: int, path: str
         assert fragment in err, err
         assert "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_binary_scorer_as_second_objective_on_a_multiclass_target_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text(SPEC_HEAD.replace("breast_cancer", "wine")
+                                       + "    objectives: [{metric: accuracy}, {metric: f1}]\n")
+    code, _, err = run("validate", "bad.yaml", cwd=tmp_path)
+    assert code == 2 and "bad.yaml:7:" in err and "models[0].objectives[1].metric: scorer 'f1' cannot score" in err, err
 
 
 def test_spec_forms_string_select_defaults_metric_and_a_grid_is_accepted(tmp_path: Path) -> None:

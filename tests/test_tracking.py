@@ -153,6 +153,9 @@ def test_tune_against_a_server_then_resume(server: MlflowServer, tmp_path: Path)
     for name, parent in parents.items():
         tags = parent.data.tags
         assert parent.info.status == "FINISHED"
+        # paths as the report shows them (relative to the current folder here), never the machine's own
+        assert (tags["mlflow.source.name"], tags["hpo.run_dir"]) == (spec.name, "run")
+        assert not [v for v in tags.values() if str(tmp_path) in v or str(Path.home()) + "/" in v]
         assert tags["hpo.spec_sha256"] == run_json["spec"]["sha256"]
         assert tags["hpo.data_sha256"] == run_json["data"]["sha256"]
         assert tags["hpo.method"] == "random" and tags["hpo.study_name"] == f"iris-track.{name}"
@@ -300,6 +303,36 @@ def test_mlflow_and_study_never_share_a_sqlite_file(tmp_path: Path) -> None:
                 f"sqlite:///{tmp_path / 'shared.db'}")
     assert done.returncode == 2 and "share one SQLite file" in done.stderr, done.stderr
     assert not (tmp_path / "shared.db").exists()
+
+
+def test_early_writer_is_ended_unused_and_opens_no_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capfd: pytest.CaptureFixture[str]) -> None:
+    """The CLI starts the writer before the spec is read (issue 13); once it waits for its store, bad input or
+    tracking off in the spec ends it, and it never opened one (MLflow's default would be ./mlflow.db)."""
+    from hpo_cli.core.errors import InputError
+    from hpo_cli.tracking.channel import start_writer
+    from hpo_cli.tune.run import run_tune
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HPO_TRACE", "1")
+    spec = iris_spec(tmp_path, trials=1)
+    off = write_spec(tmp_path, {**json.loads(spec.read_text()), "tracking": {"mlflow": False}}, "off")
+    for path, data in ((spec, "missing.csv"), (off, None)):
+        writer = start_writer(True)
+        assert writer is not None
+        seen, deadline = "", time.monotonic() + 120
+        while "hpo-trace writer" not in seen or "preload store" not in seen:  # imported, waits for its store
+            assert time.monotonic() < deadline and writer.process.poll() is None, seen
+            seen += capfd.readouterr().err
+            time.sleep(0.05)
+        options = TuneOptions(spec=path, data=data, quiet=True, fresh=True)
+        if data:
+            with pytest.raises(InputError):
+                run_tune(options, writer=writer)
+        else:
+            assert run_tune(options, writer=writer).exit_code == 0
+        assert writer.process.poll() is not None
+        assert not (tmp_path / "mlflow.db").exists()
 
 
 def test_tracking_uri_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

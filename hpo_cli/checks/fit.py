@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from hpo_cli.core.errors import Problem
+from hpo_cli.core.pareto import COSTS
 from hpo_cli.core.values import plain
 from hpo_cli.problem.data import Dataset
 from hpo_cli.problem.datafile import short
@@ -145,6 +146,8 @@ def check_labels(spec: Spec, i: int, model: ModelSpec, dataset: Dataset, skip: s
 
     targets = [(("models", i, "metric"), model.metric)] if model.metric else []
     targets += [(("models", i, "metrics", j), m) for j, m in enumerate(model.metrics)]
+    second = (model.objectives or [])[1:]  # a scorer as second objective is scored like the others
+    targets += [(("models", i, "objectives", 1, "metric"), o.metric) for o in second if o.metric not in COSTS]
     y = dataset.y
     X = np.zeros((len(y), 1))
     dummy = DummyClassifier(strategy="prior") if dataset.task == "classification" else DummyRegressor()

@@ -9,6 +9,7 @@ objectives and ``select``, since the run's winner is picked by that rule across 
 
 from __future__ import annotations
 
+from hpo_cli.checks.estimator import scorer_task
 from hpo_cli.core.errors import Problem
 from hpo_cli.core.pareto import COSTS
 from hpo_cli.core.text import suggest
@@ -20,8 +21,6 @@ _WHY_NO_PRUNING = ("Optuna cannot prune a multi-objective trial (there is no sin
 
 def check_objectives(spec: Spec, i: int, model: ModelSpec, task: str | None) -> list[Problem]:
     """Errors for one model's ``objectives``/``select`` (see the module docstring)."""
-    from hpo_cli.checks.estimator import scorer_task
-
     base = ("models", i)
     if not model.objectives:
         if model.select is not None:

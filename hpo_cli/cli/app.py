@@ -104,7 +104,7 @@ def tune(
                                                 "else runs/<name>).")] = None,
     model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Only this model (repeatable).",
                                                                   autocompletion=model_names)] = None,
-    method: Annotated[str | None, typer.Option(help="Override every model's method (grid, random, tpe, ...).")] = None,
+    method: Annotated[str | None, typer.Option(help="Override every model's method (auto, grid, tpe, ...).")] = None,
     trials: Annotated[int | None, typer.Option(help="Override the trial budget of every model.")] = None,
     timeout: Annotated[str | None, typer.Option(help="Override the time budget per model, e.g. 90s, 30m, 2h.")] = None,
     seed: Annotated[int | None, typer.Option(help="Override the seed of every model.")] = None,
@@ -145,11 +145,14 @@ def tune(
         storage=storage, join=join, resume=resume, fresh=fresh,
         mlflow=not no_mlflow, tracking_uri=tracking_uri, data=data, quiet=quiet,
     )
+    from hpo_cli.tracking.channel import start_writer
+
+    writer = start_writer(options.mlflow)  # first: MLflow's imports in the writer overlap the search stack's
     from hpo_cli.cli.progress import progress_observer
     from hpo_cli.tune.run import run_tune
 
     with progress_observer(quiet=quiet, console=err) as observer:
-        result = run_tune(options, observers=[observer])
+        result = run_tune(options, observers=[observer], writer=writer)
     if not quiet:
         from hpo_cli.cli.progress import render_run_summary
 

@@ -44,23 +44,38 @@ def _evaluators(prep: Prepared, seeds: list[int]) -> list[Evaluator]:
     return out
 
 
+def _top(result: ModelResult, k: int) -> list[Any]:
+    complete = sorted((r for r in result.trials if r.state == COMPLETE and r.mean_test_score is not None),
+                      key=lambda r: (-(r.mean_test_score or 0.0), r.number))
+    return complete[:k]
+
+
+def _stored(prep: Prepared, top: list[Any], study: Any) -> dict[str, Any] | None:
+    """The study's ``hpo_confirm`` trials when they are this search's (same seeds, same top K), else None."""
+    assert prep.model.confirm is not None
+    stored = study._storage.get_study_user_attrs(study._study_id).get(st.STUDY_CONFIRM) or {}
+    trials: dict[str, Any] = stored.get("trials") or {}
+    if stored.get("seeds") != confirm_seeds(prep.model.seed, prep.model.confirm.repeats):
+        return None
+    done = [str(n) for n in stored["numbers"]] if "numbers" in stored else list(trials)  # a failed one has no entry
+    return trials if sorted(done) == sorted(str(r.number) for r in top) else None
+
+
 def confirm_top(prep: Prepared, result: ModelResult, study: Any, warnings_out: list[str]) -> None:
     """Re-score the top K trials on R new shuffles, store ``hpo_confirm`` and make the confirmed winner the best."""
     spec = prep.model.confirm
     if spec is None:
         return
-    complete = sorted((r for r in result.trials if r.state == COMPLETE and r.mean_test_score is not None),
-                      key=lambda r: (-(r.mean_test_score or 0.0), r.number))
-    if len(complete) < spec.top:
-        warnings_out.append(f"{result.name}: confirm.top is {spec.top} but the search has {len(complete)} complete "
+    top = _top(result, spec.top)
+    if len(top) < spec.top:
+        warnings_out.append(f"{result.name}: confirm.top is {spec.top} but the search has {len(top)} complete "
                             f"trial(s); confirming those")
-    top = complete[:spec.top]
     if not top:
         return
     seeds = confirm_seeds(prep.model.seed, spec.repeats)
-    stored = study.user_attrs.get(st.STUDY_CONFIRM) or {}
-    trials: dict[str, Any] = stored.get("trials") or {}
-    if stored.get("seeds") != seeds or sorted(trials) != sorted(str(r.number) for r in top):
+    stored = _stored(prep, top, study)
+    trials: dict[str, Any] = stored or {}
+    if stored is None:
         trials = {}
         evaluators = _evaluators(prep, seeds)
         for record in top:
@@ -76,6 +91,39 @@ def confirm_top(prep: Prepared, result: ModelResult, study: Any, warnings_out: l
                 mean, std = mean_std([s for split in splits for s in split])
                 trials[str(record.number)] = {"mean": mean, "std": std, "splits": splits}
         study.set_user_attr(st.STUDY_CONFIRM, plain({"top": spec.top, "repeats": spec.repeats, "seeds": seeds,
-                                                     "trials": trials}))
+                                                     "numbers": [r.number for r in top], "trials": trials}))
+    st.apply_confirmation(result.trials, {"trials": trials})
+    result.best = confirmed_winner(result.trials) or result.best
+
+
+def await_confirmation(prep: Prepared, result: ModelResult, study: Any, warnings_out: list[str],
+                       wait: float) -> None:
+    """A joining process (``--join``): take the first process's confirmation instead of running one.
+
+    Only the first process confirms (as it alone refits); a joiner's run folder must not name a winner
+    that disagrees with it, so the joiner waits for ``hpo_confirm`` of this very search (same seeds and
+    top K) to appear in the study — ``wait`` seconds plus twice the time the confirmation's fits took in
+    the search — then makes the confirmed winner its best. If it does not appear (the first process
+    stopped), the search's best stays, with a warning saying so.
+    """
+    import time
+    from datetime import datetime
+
+    spec = prep.model.confirm
+    if spec is None:
+        return
+    top = _top(result, spec.top)
+    if not top:
+        return
+    took = [(datetime.fromisoformat(r.datetime_complete) - datetime.fromisoformat(r.datetime_start)).total_seconds()
+            for r in top if r.datetime_start and r.datetime_complete]
+    wait += 2 * spec.repeats * sum(took)
+    deadline = time.monotonic() + wait
+    while (trials := _stored(prep, top, study)) is None:
+        if time.monotonic() >= deadline:
+            warnings_out.append(f"{result.name}: the first process's confirmation did not come within {wait:.0f} s; "
+                                f"this run folder shows the search's best, not the confirmed one")
+            return
+        time.sleep(0.5)
     st.apply_confirmation(result.trials, {"trials": trials})
     result.best = confirmed_winner(result.trials) or result.best

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hpo_cli.core.errors import InputError
-from hpo_cli.core.results import COMPLETE, PRUNED, TrialRecord
+from hpo_cli.core.results import COMPLETE, FAIL, PRUNED, TrialRecord
 from hpo_cli.problem import space
 from hpo_cli.search import samplers
 from hpo_cli.search.evaluate import INTERRUPTED
@@ -56,12 +56,17 @@ def run_trial(study: Any, trial: Any, spec: Spec, prep: Prepared, stop: StopSign
         abandon_trial(study, trial)
         return None
     attrs = outcome_attrs(params, outcome, time.perf_counter() - t_start)
+    record = record_of(model.name, trial.number, outcome, attrs, when)
+    values = told_values(record, model_objectives(model)) if outcome.state == COMPLETE else None
+    if isinstance(values, list) and None in values:  # e.g. a second scorer that gave NaN: no point to place
+        missing = model_objectives(model)[values.index(None)].name
+        outcome.state, outcome.error = FAIL, f"ValueError: the objective '{missing}' has no finite value"
+        record.state, record.error = outcome.state, outcome.error
     trial.set_user_attr(st.ATTR, attrs)
     if outcome.error:
         trial.set_user_attr(st.ATTR_ERROR, outcome.error)
-    record = record_of(model.name, trial.number, outcome, attrs, when)
     if outcome.state == COMPLETE:
-        study.tell(trial, told_values(record, model_objectives(model)))
+        study.tell(trial, values)
     else:
         study.tell(trial, state=TrialState.PRUNED if outcome.state == PRUNED else TrialState.FAIL)
     return record

@@ -107,14 +107,7 @@ def open_storage(run_dir: Path, url: str | None, repair: bool = True) -> optuna.
             return _journal(url.removeprefix("journal:"), repair)
         if is_sqlite(url):
             return optuna.storages.get_storage(url)
-        from hpo_cli.storage.heartbeat import GRACE_PERIOD, HEARTBEAT_INTERVAL, retry_stale_trial
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # ExperimentalWarning of heartbeat options
-            rdb = optuna.storages.RDBStorage(
-                driver_url(url), engine_kwargs={"pool_pre_ping": True}, heartbeat_interval=HEARTBEAT_INTERVAL,
-                grace_period=GRACE_PERIOD, heartbeat_stale_trial_callback=retry_stale_trial)
-        return optuna.storages.get_storage(rdb)
+        return optuna.storages.get_storage(_rdb(url))
     except InputError:
         raise
     except Exception as exc:
@@ -123,6 +116,35 @@ def open_storage(run_dir: Path, url: str | None, repair: bool = True) -> optuna.
                 if isinstance(exc, ImportError) and url.startswith("postgres") else "")
         raise InputError(redact(f"cannot open storage {url}: {type(exc).__name__}: {first}{hint}"),
                          Location("--storage")) from None
+
+
+def _rdb(url: str) -> optuna.storages.RDBStorage:
+    """Optuna's RDB storage with heartbeats.
+
+    Several machines started at once on an empty database all create Optuna's tables: the losers of that
+    race get a unique-key or "already exists" error from the database (seen with four processes on
+    PostgreSQL), and the tables exist a moment later, so those errors are retried a few times.
+    """
+    import time
+
+    import optuna
+    import sqlalchemy.exc
+
+    from hpo_cli.storage.heartbeat import GRACE_PERIOD, HEARTBEAT_INTERVAL, retry_stale_trial
+
+    for attempt in range(1, 6):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # ExperimentalWarning of heartbeat options
+                return optuna.storages.RDBStorage(
+                    driver_url(url), engine_kwargs={"pool_pre_ping": True}, heartbeat_interval=HEARTBEAT_INTERVAL,
+                    grace_period=GRACE_PERIOD, heartbeat_stale_trial_callback=retry_stale_trial)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as exc:
+            raced = isinstance(exc, sqlalchemy.exc.IntegrityError) or "already exists" in str(exc)
+            if attempt == 5 or not raced:  # e.g. no permission: bad input at once
+                raise
+            time.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")
 
 
 def study_names(storage: optuna.storages.BaseStorage) -> list[str]:

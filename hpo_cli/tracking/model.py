@@ -3,14 +3,16 @@
 Separate from ``tracker`` because it is the only part that touches the estimator and the data:
 a model logged with the right flavour loads back with ``mlflow.pyfunc.load_model`` and predicts, and
 the diagnostics (confusion matrix and classification report, or a residual plot) let a reviewer judge
-the winner without re-running anything. Runs in the tracker's writer process (``worker``); mlflow,
-matplotlib and scikit-learn are imported here, never at import time.
+the winner without re-running anything. ``log_model`` runs in the tracker's writer process (``worker``),
+``write_diagnostics`` in the search process (no mlflow there); mlflow, matplotlib and scikit-learn are
+imported inside them, never at import time.
 """
 
 from __future__ import annotations
 
 import json
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 INPUT_EXAMPLE_ROWS = 5
@@ -52,8 +54,17 @@ def _sklearn_format(estimator: Any) -> dict[str, Any]:
             "skops_trusted_types": sio.get_untrusted_types(data=sio.dumps(estimator))}
 
 
-def _head(X: Any, n: int) -> Any:
+def head(X: Any, n: int = INPUT_EXAMPLE_ROWS) -> Any:
+    """The first rows: the input example (only they travel to the writer process, not the whole data)."""
     return X.head(n) if hasattr(X, "head") else X[:n]
+
+
+def best_params(estimator: Any) -> dict[str, Any]:
+    """The refitted estimator's own parameters (the final step's, for a Pipeline): the logged model's params."""
+    try:
+        return dict(final_estimator(estimator).get_params(deep=False))
+    except Exception:  # not a scikit-learn estimator: the model page simply shows none
+        return {}
 
 
 def log_model(run_id: str, estimator: Any, X_sample: Any, params: dict[str, str] | None = None,
@@ -67,7 +78,7 @@ def log_model(run_id: str, estimator: Any, X_sample: Any, params: dict[str, str]
     """
     from mlflow.models import infer_signature
 
-    example = _head(X_sample, INPUT_EXAMPLE_ROWS)
+    example = head(X_sample)
     signature = infer_signature(example, estimator.predict(example))
     common = {"name": "model", "run_id": run_id, "signature": signature, "input_example": example,
               "params": params, "tags": tags}
@@ -86,31 +97,34 @@ def log_model(run_id: str, estimator: Any, X_sample: Any, params: dict[str, str]
     return str(info.model_uri)
 
 
-def log_diagnostics(client: Any, run_id: str, estimator: Any, X: Any, y: Any, task: str, on_test: bool) -> None:
-    """Confusion matrix + classification report (classification) or residual plot (regression).
+def write_diagnostics(folder: Path, estimator: Any, X: Any, y: Any, task: str, on_test: bool) -> list[Path]:
+    """Confusion matrix + classification report (classification) or residual plot (regression), as files.
 
-    ``on_test`` says whether X, y are the held-out test set; without one the diagnostics are on the
-    training data and say so, since they are then optimistic.
+    Drawn in the search process (it has scikit-learn's metrics loaded already, and is idle at the end of
+    the run while the writer logs the model): the writer only uploads the files, and never imports
+    matplotlib. ``on_test`` says whether X, y are the held-out test set; without one the diagnostics are
+    on the training data and say so, since they are then optimistic.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    folder.mkdir(parents=True, exist_ok=True)
     where = "held-out test set" if on_test else "TRAINING data (no test_size in the spec: optimistic)"
     prediction = estimator.predict(X)
-    client.set_tag(run_id, "hpo.diagnostics_on", "test" if on_test else "train")
     if task == "classification":
         from sklearn.metrics import ConfusionMatrixDisplay, classification_report
 
         text = classification_report(y, prediction, zero_division=0)
-        client.log_text(run_id, f"Classification report on the {where}\n\n{text}", "classification_report.txt")
         report = classification_report(y, prediction, zero_division=0, output_dict=True)
-        client.log_text(run_id, json.dumps(report, indent=2, default=str), "classification_report.json")
+        (folder / "classification_report.txt").write_text(f"Classification report on the {where}\n\n{text}",
+                                                           encoding="utf-8")
+        (folder / "classification_report.json").write_text(json.dumps(report, indent=2, default=str),
+                                                            encoding="utf-8")
         display = ConfusionMatrixDisplay.from_predictions(y, prediction)
         display.ax_.set_title(f"Confusion matrix ({'test' if on_test else 'training data'})")
-        client.log_figure(run_id, display.figure_, "confusion_matrix.png")
-        plt.close(display.figure_)
+        fig, name = display.figure_, "confusion_matrix.png"
     else:
         import numpy as np
 
@@ -123,5 +137,7 @@ def log_diagnostics(client: Any, run_id: str, estimator: Any, X: Any, y: Any, ta
         ax.set_ylabel("residual (true - predicted)")
         ax.set_title(f"Residuals ({'test' if on_test else 'training data'})")
         fig.tight_layout()
-        client.log_figure(run_id, fig, "residuals.png")
-        plt.close(fig)
+        name = "residuals.png"
+    fig.savefig(folder / name)
+    plt.close(fig)
+    return sorted(p for p in folder.iterdir() if p.is_file())

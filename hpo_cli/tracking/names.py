@@ -19,7 +19,7 @@ from typing import Any
 
 from hpo_cli.core.pareto import objectives_of, pareto_front, select_label
 from hpo_cli.core.results import COMPLETE, FAIL, PRUNED, ModelResult, TrialRecord
-from hpo_cli.rundir.provenance import OPTIONAL_PACKAGES, PACKAGES, git_commit, package_versions
+from hpo_cli.rundir.provenance import OPTIONAL_PACKAGES, PACKAGES, display_path, git_commit, package_versions
 
 # MLflow's own limits (mlflow.utils.validation): longer values are rejected, so hpo truncates.
 MAX_PARAM_VALUE = 6000
@@ -117,7 +117,9 @@ def parent_tags(model: Any, spec: Any, study_name: str, run_dir: Path) -> dict[s
     """Provenance of one model's search: enough to find, compare and reproduce it from the UI.
 
     The commit and the versions come from ``rundir.provenance``, as run.json's do; ``hpo.version.<pkg>``
-    only for installed packages (the interpreter's version is run.json's alone).
+    only for installed packages (the interpreter's version is run.json's alone). The spec and the run
+    folder are shown as run.json and the report show them (``display_path``: relative to the repository
+    or the current folder), never as the machine's home paths: a shared server shows them to everyone.
     """
     tags = {
         "hpo.role": "model",
@@ -130,10 +132,10 @@ def parent_tags(model: Any, spec: Any, study_name: str, run_dir: Path) -> dict[s
         "hpo.cv": json.dumps(model.cv.model_dump(), sort_keys=True),
         "hpo.seed": str(model.seed),
         "hpo.metric": str(model.metric or "score"),
-        "hpo.run_dir": str(Path(run_dir).resolve()),
+        "hpo.run_dir": display_path(run_dir),
     }
     if spec.path is not None:
-        tags["mlflow.source.name"] = str(spec.path)
+        tags["mlflow.source.name"] = display_path(spec.path)
         commit = git_commit(spec.path.parent)
         if commit:
             tags["hpo.git_commit"] = commit

@@ -9,7 +9,8 @@ are about how a run reads in the MLflow UI, not about exactly-once trial bookkee
   the parent run's ``hpo.*`` tags);
 - descriptions: the experiment's ``mlflow.note.content`` (which spec and run folder feed it) — the
   parent's description is an ordinary tag sent through ``worker``'s ``log``;
-- ``warm_imports``: the heavy imports the model logging needs, done on a thread while the search runs.
+- ``preload_client``/``preload_store``/``warm_imports``: the heavy imports, done as soon as the writer
+  starts, before and while the search runs.
 
 Each ``op_*`` takes the worker's ``Context`` first; ``worker.OPS`` serves them. mlflow is imported inside.
 """
@@ -18,6 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from hpo_cli.tracking.notes import NOTE_TAG
@@ -30,43 +34,74 @@ NOTE_MARK = "<!-- hpo -->"
 MAX_VERSION_TAG = 5000  # the registry's limit on a model-version tag value
 
 
-def warm_imports() -> threading.Thread:
+def preload_client() -> None:
+    """Import MLflow's client (~1 s of CPU) before the store is known; a failure is ``connect``'s to report."""
+    from hpo_cli.tracking.setup import store_env
+
+    store_env()
+    with contextlib.suppress(Exception):
+        import mlflow  # noqa: F401
+        from mlflow import MlflowClient  # noqa: F401
+
+
+def preload_store(uri: str | None) -> None:
+    """Import MLflow's SQL store unless ``uri`` (None: not known yet) names another kind of store.
+
+    SQLite is MLflow's default; importing its store (SQLAlchemy, alembic) was ~0.7 s of ``connect``'s
+    ~0.75 s of CPU on an existing ``mlflow.db``, the query itself ~0.05 s.
+    """
+    from hpo_cli.tracking.setup import sql_store
+
+    if uri is None or sql_store(uri):
+        with contextlib.suppress(Exception):
+            import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+
+
+def warm_imports(trace: Callable[[str, tuple[float, float]], None] | None = None) -> threading.Thread:
     """Import what logging a model and its diagnostics needs, on a thread, while the search runs.
 
     Measured (bench/bench_mlflow_fixed.py): these imports, and MLflow's one scan of the installed
     packages when it checks a model's requirements, were most of tracking's fixed cost, spent after the
-    search in series with it.
+    search in series with it. ``op_best_model`` waits for the thread (no two threads import at once).
+    The thread keeps the writer's start-up priority: these ~2 s of CPU are bounded and the end of the run
+    waits for them; the unbounded per-trial writes on the main thread are the ones that yield (``worker``).
     """
 
+    def step(what: str, work: Callable[[], Any]) -> None:
+        started = time.time(), time.thread_time()
+        with contextlib.suppress(Exception):  # a missing optional package is met again, and reported, where used
+            work()
+        if trace is not None:
+            trace(f"warm {what}", started)
+
+    def flavour() -> None:
+        import mlflow.models  # noqa: F401
+        import mlflow.pyfunc  # noqa: F401
+        import mlflow.sklearn  # noqa: F401
+
+    def packages() -> None:  # MLflow's map of installed packages (private: may move)
+        from mlflow.utils.requirements_utils import _init_packages_to_modules_map
+
+        _init_packages_to_modules_map()  # scans every installed distribution once: ~70% of log_model
+
     def work() -> None:
-        try:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot  # noqa: F401
-            import mlflow.models  # noqa: F401
-            import mlflow.pyfunc  # noqa: F401
-            import mlflow.sklearn  # noqa: F401
-            import sklearn.metrics  # noqa: F401
-        except Exception:  # a missing optional package is met again, and reported, where it is used
-            return
-        with contextlib.suppress(ImportError):
-            import skops.io  # noqa: F401
-        with contextlib.suppress(Exception):  # MLflow's map of installed packages (private: may move)
-            from mlflow.utils.requirements_utils import _init_packages_to_modules_map
-
-            _init_packages_to_modules_map()  # scans every installed distribution once: ~70% of log_model
+        step("mlflow.sklearn", flavour)
+        step("sklearn", lambda: __import__("sklearn.pipeline"))  # scipy too: most of it
+        step("skops", lambda: __import__("skops.io"))
+        step("packages", packages)
 
     thread = threading.Thread(target=work, name="hpo-mlflow-warm", daemon=True)
     thread.start()
     return thread
 
 
-def op_best_model(ctx: Any, run_id: str, estimator: Any, X: Any, y: Any, task: str, on_test: bool,
+def op_best_model(ctx: Any, run_id: str, estimator: Any, X: Any, on_test: bool, diagnostics: list[str],
                   log_models: bool, trial: int | None, params: dict[str, str]) -> None:
-    """Log the refitted best model (unless the parent already has this trial's) and its diagnostics."""
-    from hpo_cli.tracking.model import log_diagnostics, log_model
+    """Log the refitted best model (unless the parent already has this trial's) and its diagnostics' files."""
+    from hpo_cli.tracking.model import log_model
 
+    if log_models and getattr(ctx, "warm", None) is not None:
+        ctx.warm.join()  # it imports what this needs; one thread importing at a time
     tags = ctx.client.get_run(run_id).data.tags
     if trial is not None and tags.get(MODEL_TRIAL_TAG) == str(trial) and (tags.get(MODEL_URI_TAG) or not log_models):
         return  # --resume kept the same best: logged already
@@ -74,7 +109,10 @@ def op_best_model(ctx: Any, run_id: str, estimator: Any, X: Any, y: Any, task: s
         model_tags = {k: v for k in ("hpo.model", "hpo.estimator", "hpo.study_name") if (v := tags.get(k))}
         uri = log_model(run_id, estimator, X, params=params, tags={**model_tags, MODEL_TRIAL_TAG: str(trial)})
         ctx.client.set_tag(run_id, MODEL_URI_TAG, uri)
-    log_diagnostics(ctx.client, run_id, estimator, X, y, task, on_test)
+    ctx.client.set_tag(run_id, "hpo.diagnostics_on", "test" if on_test else "train")
+    for path in diagnostics:
+        if Path(path).is_file():
+            ctx.client.log_artifact(run_id, path)
     if trial is not None:
         ctx.client.set_tag(run_id, MODEL_TRIAL_TAG, str(trial))
 

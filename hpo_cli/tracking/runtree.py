@@ -14,7 +14,7 @@ bookkeeping alone, and it must stay the same whatever the events around it look 
   server left out, and are logged then.
 
 Every store access goes through ``call`` (a synchronous request to the writer process, raising
-``worker.Lost``), so this module never touches MLflow itself.
+``channel.Lost``), so this module never touches MLflow itself.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ class ModelRuns:
     incomplete: dict[int, Partial] = field(default_factory=dict)  # children a crash left RUNNING
     preexisting: set[int] = field(default_factory=set)  # finished in the study before we bound it
     finished: bool = False
+    owned: bool = False  # created by this process (a joiner closes only the parents it created)
 
     def claim(self, record: TrialRecord) -> tuple[bool, Partial | None]:
         """Decide once whether ``record`` gets its child run now, and which half-written run to complete.
@@ -102,18 +103,23 @@ class RunTree:
 
     # --- parents -------------------------------------------------------------------------------------
 
-    def bind(self, runs: ModelRuns, study: Any, data_sha256: str | None) -> None:
+    def bind(self, runs: ModelRuns, study: Any, data_sha256: str | None, *, reopen: bool = True) -> None:
         """Find or create the model's parent run (shared through the study) and learn its children.
 
-        ``study`` None (no study to share the id through) gets a parent of its own. Raises ``Lost``.
+        ``study`` None (no study to share the id through) gets a parent of its own. ``reopen``: a found
+        parent is set RUNNING again (a resumed run, which closes it at the end); a joining process
+        (``--join``) passes False, as the first process alone closes the shared parent — a joiner arriving
+        after it did would otherwise leave it RUNNING for ever. Raises ``Lost``.
         """
         runs.study_name = getattr(study, "study_name", runs.study_name)
         parent_id = study.user_attrs.get(STUDY_MLFLOW_PARENT) if study is not None else None
         if parent_id and not self._call("usable_parent", parent_id):
             parent_id = None
         if parent_id:
-            self._call("status", parent_id, "RUNNING")
+            if reopen:
+                self._call("status", parent_id, "RUNNING")
         else:
+            runs.owned = True  # this process created it: it closes it, joined or not
             parent_id = self._create_parent(runs, data_sha256)
             if study is not None:
                 study.set_user_attr(STUDY_MLFLOW_PARENT, parent_id)

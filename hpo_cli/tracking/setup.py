@@ -143,10 +143,23 @@ def unusable(uri: str, source: str, where: Location, reason: str) -> InputError:
                              f"server or fix the URI, or run with --no-mlflow"), where)
 
 
+_SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
+
+
+def sql_store(uri: str) -> bool:
+    """True for a database URI (``sqlite:///``, ``postgresql+psycopg://``...): MLflow's SQLAlchemy store."""
+    return uri.split(":", 1)[0].split("+", 1)[0].lower() in _SQL_SCHEMES
+
+
+def store_env(env: dict[str, str] | None = None) -> None:
+    """hpo's MLflow client settings (short HTTP retries, nothing printed on stdout), unless the user set them."""
+    for key, value in {**_HTTP_DEFAULTS, **(env or {})}.items():
+        os.environ.setdefault(key, value)
+
+
 def connect_store(uri: str, experiment: str, env: dict[str, str]) -> tuple[Any, str]:
     """``(MlflowClient, experiment id)`` once the store answered (in the writer process); raises if not."""
-    for key, value in {**_HTTP_DEFAULTS, **env}.items():
-        os.environ.setdefault(key, value)
+    store_env(env)
     import mlflow
     from mlflow import MlflowClient
 
@@ -174,7 +187,7 @@ def connect_store(uri: str, experiment: str, env: dict[str, str]) -> tuple[Any, 
 
 def _connect_database_once(uri: str) -> None:
     """One connection to a database store, raising its error: MLflow's own engine retries ten times (~100 s)."""
-    if uri.split(":", 1)[0].split("+", 1)[0].lower() not in ("postgresql", "mysql", "mssql"):
+    if not sql_store(uri) or uri.lower().startswith("sqlite"):
         return
     import sqlalchemy
 

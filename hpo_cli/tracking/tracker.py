@@ -10,8 +10,8 @@ starts) and adds it to the observers, which hear the ``core.results.RunObserver`
   parent whose id the study keeps (``--resume``, extra workers) or creates one, and lists its children once;
 - ``trial_finished(record)`` queues the trial's child run unless it already has one (trials re-sent on
   ``--resume`` are skipped) or ``tracking.mlflow.max_child_runs`` leaves it out (``names.ChildCap``);
-- ``best_refitted(FittedBest)`` logs the refitted best model (flavour, signature, input example) and its
-  diagnostics on the parent;
+- ``best_refitted(FittedBest)`` draws the refitted best model's diagnostics and queues the model (flavour,
+  signature, input example) with them for the parent;
 - ``model_finished(result)`` logs the past trials still without a child, the best and test scores, and
   closes the parent;
 - ``run_finished(result)`` logs the run folder's files and plots on every parent, waits for every write
@@ -19,19 +19,16 @@ starts) and adds it to the observers, which hear the ``core.results.RunObserver`
 - ``close()`` flushes the writer process (also after an error or Ctrl-C); parents of an unfinished run
   end KILLED, ready for ``--resume``.
 
-Draining (``run_finished``, ``close``): the run waits for the queued writes as long as the writer makes
-progress, with a line every 10 s saying how many are left; a writer silent for ``HPO_TRACKING_STALL``
-seconds (default 120) is a lost store (exit 1). Ctrl-C while draining ends the writer at once; the next
-``--resume`` logs the trials still without a child run.
+Draining (``run_finished``, ``close``) waits while the writer makes progress (``drain``); Ctrl-C then
+ends the writer at once, and the next ``--resume`` logs the trials still without a child run.
 
-Also ``run_ids`` (model -> parent run id, for run.json), ``failed``/``failure`` and ``warnings`` (non-fatal
-problems, e.g. a best model that could not be logged).
+Also ``run_ids`` (model -> parent run id, for run.json), ``failed``/``failure``, ``warnings`` (non-fatal).
 
 Guarantees and choices:
 
 - The run tree is owned through ``MlflowClient`` and explicit run ids (no fluent active run); which trial
   has a child is ``runtree``'s bookkeeping, the one place exactly-once and resume rest on.
-- Writes run in one writer process (``python -m hpo_cli.tracking.worker``) draining a FIFO queue, off
+- Writes run in one writer process (``worker``, started through ``channel``) draining a FIFO queue, off
   the search's critical path and its GIL. A trial state maps to a run status: COMPLETE -> FINISHED,
   FAIL -> FAILED (tag ``hpo.error``), PRUNED -> KILLED (tags ``hpo.state=PRUNED``, ``hpo.pruned``).
 - A server lost mid-run: the first failed write warns once on stderr, every later write is dropped
@@ -42,6 +39,8 @@ from __future__ import annotations
 
 import logging
 import pickle
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +50,11 @@ from hpo_cli.core.redact import redact
 from hpo_cli.core.results import FittedBest, ModelResult, RunObserver, RunResult, TrialRecord
 from hpo_cli.spec.models import Spec
 from hpo_cli.tracking import names as ml
+from hpo_cli.tracking.channel import Channel, Lost, clock, trace
 from hpo_cli.tracking.drain import DrainProgress, stall_seconds
 from hpo_cli.tracking.notes import describe_parents, experiment_note
 from hpo_cli.tracking.runtree import ModelRuns, Partial, RunTree
 from hpo_cli.tracking.setup import resolve_tracking_uri, tracking_enabled
-from hpo_cli.tracking.worker import Channel, Lost
 
 __all__ = ["Tracker", "open_tracker", "resolve_tracking_uri", "tracking_enabled"]
 
@@ -63,20 +62,26 @@ CONNECT_TIMEOUT = 120.0  # a fresh interpreter importing mlflow and creating the
 _log = logging.getLogger("hpo.tracking")
 
 
-def open_tracker(spec: Spec, options: TuneOptions, run_dir: Path) -> Tracker:
-    """Check the tracking store is usable and return the tracker; InputError (exit 2) before anything runs."""
+def open_tracker(spec: Spec, options: TuneOptions, run_dir: Path, channel: Channel | None = None) -> Tracker:
+    """Check the tracking store is usable and return the tracker; InputError (exit 2) before anything runs.
+
+    ``channel``: the writer process ``tune`` started early (its imports done meanwhile), else a new one;
+    whoever started it ends it when this raises.
+    """
     from hpo_cli.tracking.setup import check_uri, probe, unusable
 
     uri, source, where = check_uri(spec, options)
     reason = probe(uri)  # a dead server answers in seconds, on one line, before any process starts
     if reason is not None:
         raise unusable(uri, source, where, reason)
-    tracker = Tracker(uri, spec, options, run_dir)
+    tracker = Tracker(uri, spec, options, run_dir, channel)
+    since = clock()
     try:
         tracker.experiment_id = tracker.channel.connect(CONNECT_TIMEOUT)
     except Lost as exc:
         tracker.channel.stop()
         raise unusable(uri, source, where, str(exc)) from None
+    trace("search", "wait connect", since)
     tracker._send("experiment_note", experiment_note(spec, run_dir), critical=False)
     return tracker
 
@@ -86,7 +91,8 @@ class Tracker(RunObserver):
 
     wants_best_model = True
 
-    def __init__(self, uri: str, spec: Spec, options: TuneOptions, run_dir: Path) -> None:
+    def __init__(self, uri: str, spec: Spec, options: TuneOptions, run_dir: Path,
+                 channel: Channel | None = None) -> None:
         self.tracking_uri = uri
         self.experiment_id = ""
         self.spec = spec
@@ -99,7 +105,9 @@ class Tracker(RunObserver):
         self.tree = RunTree(spec, self.run_dir, self._call)
         self._run_done = False
         self._closed = False
-        self.channel = Channel(uri, spec.tracking.mlflow.experiment or spec.name, self._on_error)
+        self._scratch: Path | None = None  # the diagnostics' files until the writer has logged them
+        self.channel = channel or Channel()
+        self.channel.open(uri, spec.tracking.mlflow.experiment or spec.name, self._on_error)
 
     # --- the writer process --------------------------------------------------------------------------
 
@@ -130,8 +138,10 @@ class Tracker(RunObserver):
 
     def _drain(self) -> None:
         """``flush`` with progress lines; a stall is a lost store, Ctrl-C drops the rest at once (and re-raises)."""
+        since = clock()
         try:
             done = self.flush(progress=True)
+            trace("search", "wait drain", since)
         except KeyboardInterrupt:
             self.abort()
             raise
@@ -168,8 +178,10 @@ class Tracker(RunObserver):
     def _bind_safely(self, runs: ModelRuns, study: Any) -> None:
         if self.failed or self._closed:
             return
+        since = clock()
         try:
-            self.tree.bind(runs, study, self.data_sha256)
+            self.tree.bind(runs, study, self.data_sha256, reopen=not self.options.join)
+            trace("search", f"wait bind {runs.name}", since)
         except Exception as exc:  # Lost, or the study's storage: never into the search
             self._lose(exc)
             return
@@ -204,7 +216,7 @@ class Tracker(RunObserver):
         runs = self.tree.model(result.name, result.study_name)
         if self.failed or not runs.parent_id:
             return
-        if self.options.join:  # the first process ends the shared parent; a joined machine logged its children
+        if self.options.join and not runs.owned:  # the first process ends the shared parent; a joiner its children
             runs.finished = True
             return
         status = "KILLED" if "interrupt" in (result.stop_reason or "").lower() else (
@@ -230,32 +242,34 @@ class Tracker(RunObserver):
         self._send("status", runs.parent_id, status)
 
     def best_refitted(self, fitted: FittedBest) -> None:
-        """Queue the refitted best model (right flavour, signature, input example) and its diagnostics.
+        """Draw the best model's diagnostics here, and queue it (flavour, signature, input example) with them.
 
-        ``fitted.X, fitted.y``: the held-out test set when the spec has ``test_size`` (``on_test``), else
-        the training data. The estimator must not be mutated after: it is pickled now, logged later.
+        ``fitted.X, fitted.y``: the held-out test set when the spec has ``test_size`` (``on_test``), else the
+        training data; only the input example's rows travel. The estimator must not be mutated after: it
+        is pickled now, logged later.
         """
+        from hpo_cli.tracking.model import best_params, head, write_diagnostics
+
         runs = self.tree.model(fitted.model)
         if self.failed or not runs.parent_id:
             return
+        example = head(fitted.X)
         try:
-            pickle.dumps((fitted.estimator, fitted.X, fitted.y))  # it travels to the writer process
+            pickle.dumps((fitted.estimator, example))  # it travels to the writer process
         except Exception as exc:
             self._warn(f"MLflow: the best model of {fitted.model} cannot be pickled, not logged: {exc}")
             return
-        params = {str(k): ml.param_value(v) for k, v in self._best_params(fitted).items()}
-        self._send("best_model", runs.parent_id, fitted.estimator, fitted.X, fitted.y, fitted.task, fitted.on_test,
-                   self.spec.tracking.mlflow.log_models != "none", fitted.trial, params, critical=False)
-
-    @staticmethod
-    def _best_params(fitted: FittedBest) -> dict[str, Any]:
-        """The refitted estimator's own parameters (the final step's, for a Pipeline): the logged model's params."""
-        from hpo_cli.tracking.model import final_estimator
-
+        self._scratch, since = self._scratch or Path(tempfile.mkdtemp(prefix="hpo-mlflow-")), clock()
         try:
-            return dict(final_estimator(fitted.estimator).get_params(deep=False))
-        except Exception:  # not a scikit-learn estimator: the model page simply shows none
-            return {}
+            files = write_diagnostics(self._scratch / fitted.model, fitted.estimator, fitted.X, fitted.y,
+                                      fitted.task, fitted.on_test)
+            trace("search", "diagnostics", since)
+        except Exception as exc:  # the model is still logged
+            files = []
+            self._warn(f"MLflow: the diagnostics of {fitted.model} could not be drawn: {type(exc).__name__}: {exc}")
+        params = {str(k): ml.param_value(v) for k, v in best_params(fitted.estimator).items()}
+        self._send("best_model", runs.parent_id, fitted.estimator, example, fitted.on_test, [str(f) for f in files],
+                   self.spec.tracking.mlflow.log_models != "none", fitted.trial, params, critical=False)
 
     def log_artifacts(self, model: str, paths: list[Path], artifact_path: str | None = None) -> None:
         """Queue files for the model's parent run (missing ones are skipped)."""
@@ -310,8 +324,7 @@ class Tracker(RunObserver):
         if self._closed:
             return
         left = max(self.channel.pending - 1, 0)  # minus a flush request waiting
-        self._closed = True
-        self.channel.abort()
+        self._stop(kill=True)
         _log.warning("MLflow: stopped with %d queued write(s) not done; %s logs the trials still missing", left,
                      resume_command(str(self.options.spec), str(self.run_dir), self.options.storage))
 
@@ -319,14 +332,19 @@ class Tracker(RunObserver):
         """Flush every queued write (also after Ctrl-C); parents of an unfinished run end KILLED (resumable)."""
         if self._closed:
             return
-        if not self._run_done and not self.failed and not self.options.join:
+        if not self._run_done and not self.failed:
             for runs in self.tree.models():
-                if runs.parent_id and not runs.finished:
+                if runs.parent_id and not runs.finished and (runs.owned or not self.options.join):
                     self._send("status", runs.parent_id, "KILLED")
-        if self.failed:  # the writer skips or hangs: nothing more will be written
-            self._closed = True
-            self.channel.abort()
-            return
-        self._drain()
+        if not self.failed:  # else the writer skips or hangs: nothing more will be written
+            self._drain()
+        self._stop(kill=self.failed)
+
+    def _stop(self, kill: bool) -> None:
+        """End the writer (at once, or once it answered everything) and drop the diagnostics' files."""
         self._closed = True
-        self.channel.stop()
+        since = clock()
+        (self.channel.abort if kill else self.channel.stop)()
+        trace("search", "wait exit", since)
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)

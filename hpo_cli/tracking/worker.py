@@ -4,6 +4,10 @@ Why a process and not a thread: a child run costs ~14 ms of Python CPU in MLflow
 thread that work holds the GIL against the search (measured: more than it costs alone, the convoy
 effect). In its own process it runs on another core; the search only pickles a small message.
 
+Started before the search process reads its spec (``channel``), it imports MLflow and its SQL store
+(``publish.preload_client``, ``preload_store``) before it waits for its store, then the rest on a thread
+(``publish.warm_imports``): the first request is then a query, not seconds of imports.
+
 Protocol (pickles over two pipes): first ``(uri, experiment)`` (through the pipe, never the command line,
 which every user can read with ``ps``: the URI may hold a password), then requests ``(job_id, op, args,
 critical)`` in FIFO order; replies ``(job_id, ok, value)``.
@@ -18,27 +22,28 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import queue
+import select
 import signal
-import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from hpo_cli.problem.threads import thread_env
+from hpo_cli.tracking import channel, publish
 from hpo_cli.tracking import names as ml
-from hpo_cli.tracking import publish
 
 
 class Context:
-    """The worker's MLflow client and experiment."""
+    """The worker's MLflow client and experiment, and the thread importing what the best model needs."""
 
-    def __init__(self, client: Any, experiment_id: str) -> None:
+    def __init__(self, client: Any, experiment_id: str, warm: threading.Thread | None = None) -> None:
         self.client = client
         self.experiment_id = experiment_id
+        self.warm = warm
+
+
+def trace(what: str, since: tuple[float, float]) -> None:
+    channel.trace("writer", what, since)
 
 
 def connect(uri: str, experiment: str, env: dict[str, str]) -> tuple[Context, str]:
@@ -129,31 +134,50 @@ def op_flush(ctx: Context) -> None:
 OPS = {name.removeprefix("op_"): fn for name, fn in globals().items() if name.startswith("op_")} | publish.OPS
 
 
+def _first_message(requests: BinaryIO) -> tuple[str, str] | None:
+    """``(uri, experiment)``, or None when the search closed us first (bad input: nothing to write)."""
+    try:
+        uri, experiment = pickle.load(requests)
+    except (EOFError, OSError, ValueError, pickle.UnpicklingError):
+        return None
+    return str(uri), str(experiment)
+
+
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:
     """The process's main loop; the first reply answers the connection (job id 0). EOF ends it."""
     for sig in (signal.SIGINT, signal.SIGTERM):  # the search handles both, then closes us (EOF)
         signal.signal(sig, signal.SIG_IGN)
-    try:
-        uri, experiment = pickle.load(requests)
-    except (EOFError, OSError, ValueError, pickle.UnpicklingError):
+    started = channel.clock()
+    publish.preload_client()
+    trace("preload mlflow", started)
+    early = select.select([requests], [], [], 0)[0]  # nothing read yet: the buffer is empty, the pipe tells
+    first = _first_message(requests) if early else None
+    if early and first is None:
+        return  # closed before it was opened: bad input, nothing to write
+    started = channel.clock()
+    publish.preload_store(first[0] if first else None)  # SQLite is the default: worth it while waiting
+    trace("preload store", started)
+    warm = publish.warm_imports(trace)
+    first = first or _first_message(requests)
+    if first is None:
         return
 
     def reply(job_id: int, ok: bool, value: Any) -> None:
         pickle.dump((job_id, ok, value), replies, protocol=pickle.HIGHEST_PROTOCOL)
         replies.flush()
 
+    started = channel.clock()
     try:
-        ctx, experiment_id = connect(uri, experiment, {})
+        ctx, experiment_id = connect(*first, {})
     except Exception as exc:
         from hpo_cli.tracking.setup import describe_error
 
         reply(0, False, describe_error(exc))
         return
+    ctx.warm = warm
     reply(0, True, experiment_id)
-    with contextlib.suppress(OSError):  # imports done: from now on the search comes first (issue 9)
-        os.nice(10)
-    publish.warm_imports()  # while the search runs: logging the best model needs them at its end
-    lost = False
+    trace("connect", started)
+    lost = niced = False
     while True:
         try:
             item = pickle.load(requests)
@@ -165,6 +189,7 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
         if lost and op != "flush":
             reply(job_id, False, "skipped")
             continue
+        started = channel.clock()
         try:
             args = pickle.loads(payload)  # apart, so an unloadable estimator fails its job, not the stream
             reply(job_id, True, OPS[op](ctx, *args))
@@ -173,160 +198,11 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
 
             lost = lost or critical
             reply(job_id, False, f"{op}: {describe_error(exc)}")
-
-
-class Lost(Exception):
-    """A synchronous request failed, or the writer process is gone."""
-
-
-class Channel:
-    """The search's side: start the writer process, send it requests, collect its replies on a thread.
-
-    A plain ``python -m hpo_cli.tracking.worker`` child talking pickles over two pipes: unlike
-    multiprocessing's spawn it never re-imports the caller's ``__main__``. ``send`` never waits (a
-    sender thread writes the pipe); ``call`` waits for the reply as long as the writer makes progress
-    (a backlog of thousands of child runs is fine; a writer silent for ``stall`` seconds is not).
-    ``on_error(message, critical)`` hears about every failed request (not skipped ones).
-    """
-
-    def __init__(self, uri: str, experiment: str, on_error: Any) -> None:
-        req_read, req_write = os.pipe()
-        rep_read, rep_write = os.pipe()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "hpo_cli.tracking.worker", str(req_read), str(rep_write)],
-            pass_fds=(req_read, rep_write), stdin=subprocess.DEVNULL, stdout=2,  # stdout is the search's summary
-            # One thread: the writer must never spin on a core a trial needs (problem.threads).
-            env={**thread_env(1, override=True),
-                 "PYTHONPATH": os.pathsep.join(p for p in sys.path if p and Path(p).is_dir())})
-        os.close(req_read)
-        os.close(rep_write)
-        self._out = os.fdopen(req_write, "wb")
-        self._in = os.fdopen(rep_read, "rb")
-        self._on_error = on_error
-        self._lock = threading.Lock()
-        self._next = 1
-        self._pending: dict[int, tuple[bool, Any, list[Any]]] = {}  # id -> (critical, event, [ok, value])
-        self._outbox: queue.Queue[Any] = queue.Queue()
-        self._outbox.put((uri, experiment))  # the first message: the URI never goes on a command line
-        self._connected = threading.Event()
-        self._connection: list[Any] = [False, "the writer process did not start"]
-        self._stopped = False
-        self._progress_at = time.monotonic()  # the last reply, or when the writer last became busy
-        threading.Thread(target=self._write, name="hpo-mlflow-send", daemon=True).start()
-        threading.Thread(target=self._read, name="hpo-mlflow-replies", daemon=True).start()
-
-    def connect(self, timeout: float) -> str:
-        """The experiment id, or raise Lost with the reason the store is unusable."""
-        if not self._connected.wait(timeout):
-            raise Lost(f"no answer within {timeout:.0f}s")
-        ok, value = self._connection
-        if not ok:
-            raise Lost(str(value))
-        return str(value)
-
-    def _write(self) -> None:
-        while True:
-            item = self._outbox.get()
-            try:
-                pickle.dump(item, self._out, protocol=pickle.HIGHEST_PROTOCOL)
-                self._out.flush()
-            except (OSError, ValueError):
-                if not self._stopped:
-                    self._fail_all("the tracking writer process ended")
-                return
-            if item is None:
-                with contextlib.suppress(OSError):
-                    self._out.close()
-                return
-
-    def _read(self) -> None:
-        while True:
-            try:
-                job_id, ok, value = pickle.load(self._in)
-            except Exception:  # EOF: the process ended
-                if not self._stopped:
-                    self._fail_all("the tracking writer process ended")
-                return
-            self._progress_at = time.monotonic()
-            if job_id == 0:
-                self._connection = [ok, value]
-                self._connected.set()
-                continue
-            with self._lock:
-                critical, event, box = self._pending.pop(job_id, (True, None, []))
-            if not ok and value != "skipped":
-                self._on_error(str(value), critical)
-            if event is not None:
-                box[:] = [ok, value]
-                event.set()
-
-    def _fail_all(self, message: str) -> None:
-        if not self._connected.is_set():
-            self._connection = [False, message]
-            self._connected.set()
-        with self._lock:
-            pending, self._pending = self._pending, {}
-        if pending:
-            self._on_error(message, True)
-        for _critical, event, box in pending.values():
-            if event is not None:
-                box[:] = [False, message]
-                event.set()
-
-    def _put(self, op: str, args: tuple[Any, ...], critical: bool, event: Any = None, box: Any = None) -> None:
-        payload = pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL)  # raises here, in the caller
-        with self._lock:
-            if not self._pending:
-                self._progress_at = time.monotonic()  # idle until now: silence counts from here
-            job_id = self._next
-            self._next += 1
-            self._pending[job_id] = (critical, event, box if box is not None else [])
-        self._outbox.put((job_id, op, payload, critical))
-
-    def send(self, op: str, *args: Any, critical: bool = True) -> None:
-        self._put(op, args, critical)
-
-    @property
-    def pending(self) -> int:
-        """Requests sent and not answered yet."""
-        return len(self._pending)
-
-    def call(self, op: str, *args: Any, stall: float = 120.0, critical: bool = True,
-             progress: Callable[[int], None] | None = None) -> Any:
-        """Send a request and wait for its reply behind everything queued before it.
-
-        Raises Lost when the writer answers nothing for ``stall`` seconds (or fails the request);
-        ``progress(pending)`` is called about once a second while waiting.
-        """
-        event, box = threading.Event(), []
-        self._put(op, args, critical, event, box)
-        while not event.wait(1.0):
-            if time.monotonic() - self._progress_at > stall:
-                raise Lost(f"{op}: the tracking writer answered nothing for {stall:.0f}s")
-            if progress is not None:
-                progress(self.pending)
-        ok, value = box
-        if not ok:
-            raise Lost(str(value))
-        return value
-
-    def abort(self) -> None:
-        """End the writer now, dropping what it still holds (Ctrl-C while draining)."""
-        self._stopped = True
-        with contextlib.suppress(OSError):
-            self.process.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=5)
-
-    def stop(self) -> None:
-        """Let the process finish what it holds and exit (EOF); kill it only if it hangs."""
-        self._stopped = True
-        self._outbox.put(None)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=5)
+        trace(op, started)
+        if op == "children" and not niced:  # the first parent is bound, trials start: they come first (issue 9)
+            with contextlib.suppress(OSError):  # this thread (Linux): until now the search waited for it
+                os.nice(10)
+            niced = True
 
 
 def main(argv: list[str]) -> None:

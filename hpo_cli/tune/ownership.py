@@ -66,6 +66,13 @@ def check_existing_studies(spec: Spec, names: dict[str, str], identities: dict[s
         raise InputError(problems)
 
 
+def join_wait() -> float:
+    """Seconds a joiner waits for the first process: its queue at start, its confirmation at a model's end."""
+    import os
+
+    return float(os.environ.get("HPO_JOIN_WAIT", "60"))
+
+
 def wait_for_join(spec: Spec, names: dict[str, str], identities: dict[str, dict[str, Any]], storage: Any,
                   url: str) -> None:
     """``--join``: wait (``HPO_JOIN_WAIT`` seconds, default 60) until the first process queued every selected
@@ -73,14 +80,13 @@ def wait_for_join(spec: Spec, names: dict[str, str], identities: dict[str, dict[
 
     Never deletes, resets or writes anything: the first ``hpo tune SPEC --storage URL`` owns the studies.
     """
-    import os
     import time
 
     import optuna
 
     from hpo_cli.core.redact import redact
 
-    wait = float(os.environ.get("HPO_JOIN_WAIT", "60"))
+    wait = join_wait()
     deadline = time.monotonic() + wait
     pending = dict(names)
     while pending:

@@ -6,7 +6,8 @@ The invoking process coordinates (``Coordinator``):
    the MLflow parent bound (``study_opened``), the work enqueued (``search.queue``) and the queue marked
    ready. A joining process (``--join``) prepares nothing: ``tune.ownership.wait_for_join`` waited for the
    first process's queue and checked the identity; it only binds the shared MLflow parent.
-2. ``start``: N worker processes (``tune.worker_main``), each with its thread variables and seed.
+2. ``start``: N worker processes, forked by the template process ``run_tune`` started early
+   (``tune.template``, ``tune.worker_main``), each with its thread variables and seed.
 3. ``results``: per model in order, polls the storage and tells the observers (progress, MLflow) about
    the trials *its* workers finished (the ``hpo_worker`` attribute; a joined machine logs its own), sets
    ``hpo_stop`` when the model's timeout, target or max_failed is reached (every worker of every
@@ -22,22 +23,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pickle
 import signal
 import socket
 import subprocess
-import sys
 import time
 import zlib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from hpo_cli.core.errors import InputError, Location
 from hpo_cli.core.options import TuneOptions
 from hpo_cli.core.results import COMPLETE, FAIL, ModelResult
 from hpo_cli.core.values import to_typed_json
-from hpo_cli.problem.threads import thread_env
 from hpo_cli.search import queue
 from hpo_cli.search.loop import open_study, stored_result, study_name
 from hpo_cli.search.observers import Observers
@@ -47,9 +44,9 @@ from hpo_cli.spec.models import Spec
 from hpo_cli.storage import attrs as st
 from hpo_cli.storage.heartbeat import fail_stale, heartbeat_enabled
 from hpo_cli.storage.identity import record_identity
-from hpo_cli.tune.worker_main import WorkerOrders
+from hpo_cli.tune.template import ForkedWorker, WorkerTemplate
 
-POLL = 0.25  # seconds between looks at the storage
+POLL = 0.25  # seconds between looks at the storage (each takes the journal's lock the workers write under)
 STOP_WAIT = 60.0  # seconds workers get to finish their fold after Ctrl-C before they are killed
 
 
@@ -63,14 +60,15 @@ class Coordinator:
 
     def __init__(self, spec: Spec, options: TuneOptions, prepared: list[Prepared], storage: Any,
                  events: Observers, identities: dict[str, dict[str, Any]], threads: int, stop: StopSignal,
-                 warnings_out: list[str]) -> None:
+                 warnings_out: list[str], template: WorkerTemplate) -> None:
         self.spec, self.options, self.prepared, self.storage = spec, options, prepared, storage
         self.events, self.identities, self.threads, self.stop = events, identities, threads, stop
         self.warnings_out = warnings_out
         self.studies: dict[str, Any] = {}
         self.before: dict[str, list[Any]] = {}
         self.prefix = f"{socket.gethostname()}:{os.getpid()}:"
-        self.workers: dict[int, subprocess.Popen[bytes]] = {}
+        self.template = template
+        self.workers: dict[int, ForkedWorker] = {}
         self.finished_workers: set[int] = set()
         self.next_worker = 0
         self.restarts_left = 2 * max(1, options.workers)
@@ -119,15 +117,7 @@ class Coordinator:
     def _spawn(self) -> None:
         n = self.next_worker
         self.next_worker += 1
-        env = thread_env(self.threads, override=self.options.threads is not None)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and Path(p).is_dir())
-        proc = subprocess.Popen([sys.executable, "-m", "hpo_cli.tune.worker_main"], stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, env=env, start_new_session=True)
-        assert proc.stdin is not None
-        proc.stdin.write(pickle.dumps(WorkerOrders(self.options, n, f"{self.prefix}{n}", self.threads,
-                                                   self.seed_offset)))
-        proc.stdin.close()
-        self.workers[n] = proc
+        self.workers[n] = self.template.spawn(n, self.seed_offset, f"{self.prefix}{n}")
 
     def __enter__(self) -> Coordinator:
         return self
@@ -136,7 +126,7 @@ class Coordinator:
         self.close()
 
     def close(self) -> None:
-        """Stop every worker still alive: SIGTERM, then SIGKILL after ``STOP_WAIT``."""
+        """Stop every worker still alive: SIGTERM, then SIGKILL after ``STOP_WAIT``; then the template."""
         self._signal_workers()
         deadline = time.monotonic() + STOP_WAIT
         for proc in self.workers.values():
@@ -145,6 +135,7 @@ class Coordinator:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+        self.template.close()
 
     def _signal_workers(self) -> None:
         if self._signalled:

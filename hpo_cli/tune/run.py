@@ -24,7 +24,7 @@ from hpo_cli.report.markdown import results_markdown
 from hpo_cli.rundir import writers
 from hpo_cli.rundir.lock import RunFolderLock
 from hpo_cli.rundir.provenance import RunInfo
-from hpo_cli.search.confirm import confirm_top
+from hpo_cli.search.confirm import await_confirmation, confirm_top
 from hpo_cli.search.evaluate import metric_label
 from hpo_cli.search.loop import earlier_result, refit_best, search_model, study_name
 from hpo_cli.search.observers import Observers
@@ -33,9 +33,10 @@ from hpo_cli.search.stopping import StopSignal
 from hpo_cli.spec.load import load_spec
 from hpo_cli.spec.models import Spec
 from hpo_cli.storage.backend import delete_study_if_exists, open_storage, storage_url
-from hpo_cli.tune.ownership import check_existing_studies, wait_for_join
+from hpo_cli.tune.ownership import check_existing_studies, join_wait, wait_for_join
 from hpo_cli.tune.parallel import Coordinator, queue_mode
 from hpo_cli.tune.prepare import apply_overrides, check, check_output_dir, check_workers, task_of_models
+from hpo_cli.tune.template import WorkerTemplate
 
 
 def failure_summary(result: ModelResult) -> str:
@@ -49,33 +50,61 @@ def failure_summary(result: ModelResult) -> str:
     return f"{result.name}: all {len(result.trials)} trials failed: {shown}"
 
 
-def _open_tracker(spec: Spec, options: TuneOptions, run_dir: Path) -> RunObserver | None:
+def _open_tracker(spec: Spec, options: TuneOptions, run_dir: Path, writer: Any) -> RunObserver | None:
     """The MLflow observer when tracking is on; mlflow itself is imported only by its writer process."""
     if not (spec.tracking.mlflow.enabled and options.mlflow):
+        if writer is not None:
+            writer.abort()
         return None
     from hpo_cli.tracking.tracker import open_tracker
 
-    return open_tracker(spec, options, run_dir)  # an unusable store is bad input: exit 2, nothing written
+    return open_tracker(spec, options, run_dir, writer)  # an unusable store is bad input: exit 2, nothing written
 
 
-def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -> RunResult:
-    """Run every selected model's search and write the run folder; see the module docstring."""
-    import optuna
+def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None, writer: Any = None) -> RunResult:
+    """Run every selected model's search and write the run folder; see the module docstring.
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    ``writer``: the tracking writer process (``tracking.channel.start_writer``), which the CLI starts
+    before it imports this module, so that MLflow's imports overlap ours; started here when not given
+    (unless ``--no-mlflow``), before the spec is read. It touches no store until ``_open_tracker`` gives
+    it one, and is ended here when the run stops before (bad input) or tracking is off in the spec.
+    """
     started_at = datetime.now(UTC)
-    spec = apply_overrides(load_spec(options.spec, options.data), options)
-    check_workers(spec, options)
+    if writer is None and options.mlflow:
+        from hpo_cli.tracking.channel import start_writer
+
+        writer = start_writer(options.mlflow)
+    template = None
+    try:
+        spec = apply_overrides(load_spec(options.spec, options.data), options)
+        check_workers(spec, options)
+        threads = threads_per_worker(options.workers, options.threads)
+        # The workers' template imports and loads the data meanwhile, on the other core (tune.worker_main).
+        template = WorkerTemplate(options, threads) if queue_mode(options, spec) else None
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        return _run(spec, options, observers, started_at, threads, template, writer)
+    except BaseException:
+        if writer is not None and not writer.opened:
+            writer.abort()  # never given a store, it wrote nothing: bad input leaves no trace
+        raise
+    finally:
+        if template is not None:
+            template.close()  # the coordinator closed it already, unless the run ended before the search
+
+
+def _run(spec: Spec, options: TuneOptions, observers: list[RunObserver] | None, started_at: datetime,
+         threads: int, template: WorkerTemplate | None, writer: Any) -> RunResult:
     warnings_out = check(spec, options.models)
     selected = [i for i, m in enumerate(spec.models) if not options.models or m.name in options.models]
     task = task_of_models(spec, selected)
     dataset = load_dataset(spec, task)  # the check above loaded it: this is the same object
-    threads = threads_per_worker(options.workers, options.threads)
     prepared = [prepare_model(spec, i, dataset, threads) for i in selected]
     metric = metric_label(spec.models[selected[0]].metric, task)
     run_dir = spec.output_dir
     check_output_dir(spec, options, run_dir)
-    tracker = _open_tracker(spec, options, run_dir)
+    tracker = _open_tracker(spec, options, run_dir, writer)
     # Nothing was written up to here: bad input exits 2 with the run folder untouched.
     events = Observers([*(observers or []), tracker], warnings_out)
     names = {spec.models[i].name: study_name(spec, spec.models[i]) for i in selected}
@@ -131,9 +160,9 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
         coordinator: Coordinator | None = None
         with StopSignal(on_force=forced_stop) as stop, contextlib.ExitStack() as workers:
             searches: Iterable[tuple[ModelResult, Any]]
-            if queue_mode(options, spec):
+            if template is not None:
                 coordinator = workers.enter_context(Coordinator(spec, options, prepared, storage, events, identities,
-                                                                threads, stop, warnings_out))
+                                                                threads, stop, warnings_out, template))
                 coordinator.prepare()
                 coordinator.start()
                 searches = coordinator.results()
@@ -149,6 +178,8 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None) -
                 if model_result.stop_reason != "interrupted" and not options.join:  # the first process ends a model
                     confirm_top(prep, model_result, study, warnings_out)  # before the refit: it may change the best
                     refit_best(prep, model_result, study, dataset, events, warnings_out)
+                elif model_result.stop_reason != "interrupted":  # a joiner shows the first process's winner
+                    await_confirmation(prep, model_result, study, warnings_out, join_wait())
                 done[model_result.name] = model_result
                 if model_result.n_complete == 0 and model_result.trials and model_result.stop_reason != "interrupted":
                     result.failed_models.append(model_result.name)

@@ -9,10 +9,13 @@ the resident memory of the search process and of its MLflow writer process (``/p
 Columns, each for the first and the last 200 trials:
 
 - ``ms/trial``: median time between consecutive trial completions (from the study's timestamps);
+- ``CPU ms/trial``: the search process's CPU time (all its threads, ``/proc``) over the window, per trial:
+  what the search itself spends, much less distorted than wall time when other jobs share the cores;
 - ``search RSS MB``: the search process's resident memory when the 200th / the last trial completed, and
   the growth per trial between the two (``KB/trial``);
-- ``writer RSS MB``: the writer's when 200 / all child runs were in the store (it runs behind the search:
-  compared by children written, not by time), and the growth per child between the two (``KB/child``);
+- ``writer RSS MB``: the writer's when 200 child runs were in the store and in the last sample before the
+  last child was written (it runs behind the search: compared by children written, not by time; and
+  before the best model's logging, a one-off step), and the growth per child between the two (``KB/child``);
 - the peaks (``VmHWM``), the drain (last trial to process end: the writes the writer had queued), the
   MLflow child runs found in the store, and the exit code.
 
@@ -32,7 +35,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench_tracking import markdown  # the bench scripts' one table renderer (bench/ is on sys.path)
 
@@ -64,6 +67,15 @@ def _status(pid: int) -> dict[str, int]:
     return out
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from ``/proc/PID/stat``; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
@@ -74,17 +86,27 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+class Sample(NamedTuple):
+    t: float  # epoch seconds
+    search_kb: int
+    writer_kb: int
+    children: int  # child runs in the store
+    search_cpu: float  # the search process's CPU seconds so far
+
+
 class Sampler(threading.Thread):
-    """Samples (time, search kB, writer kB, child runs in the store) and keeps the peaks until the process ends.
+    """Samples both processes every ``every`` seconds and keeps the peaks until the search process ends.
 
     The child-run count (one indexed ``COUNT`` on the store's ``tags``, read-only) says how far the writer
     got: it runs behind the search, so its memory is compared at 200 children written and at the last.
+    The search's CPU time gives a per-trial cost that other jobs on the machine distort far less than
+    the wall time between trials.
     """
 
     def __init__(self, pid: int, db: Path, every: float = 0.5) -> None:
         super().__init__(daemon=True)
         self.pid, self.db, self.every = pid, db, every
-        self.samples: list[tuple[float, int, int, int]] = []
+        self.samples: list[Sample] = []
         self.peak = {"search": 0, "writer": 0}
         self.done = threading.Event()
 
@@ -93,11 +115,11 @@ class Sampler(threading.Thread):
         try:
             return _child_runs(self.db, timeout=0.1)
         except sqlite3.Error:
-            return self.samples[-1][3] if self.samples else 0
+            return self.samples[-1].children if self.samples else 0
 
     def run(self) -> None:
         while not self.done.is_set():
-            main = _status(self.pid)
+            main, cpu = _status(self.pid), _cpu_seconds(self.pid)
             if not main:
                 return
             writer: dict[str, int] = {}
@@ -105,24 +127,44 @@ class Sampler(threading.Thread):
                 writer = _status(child)
                 if writer:
                     break
-            self.samples.append((time.time(), main.get("VmRSS", 0), writer.get("VmRSS", 0), self._written()))
+            self.samples.append(Sample(time.time(), main.get("VmRSS", 0), writer.get("VmRSS", 0), self._written(),
+                                       cpu))
             self.peak["search"] = max(self.peak["search"], main.get("VmHWM", 0))
             self.peak["writer"] = max(self.peak["writer"], writer.get("VmHWM", 0))
             self.done.wait(self.every)
 
     def at(self, when: float) -> int:
         """The search's kB in the first sample at or after ``when``."""
-        for t, main, _writer, _n in self.samples:
-            if t >= when and main:
-                return main
-        return self.samples[-1][1] if self.samples else 0
+        for sample in self.samples:
+            if sample.t >= when and sample.search_kb:
+                return sample.search_kb
+        return self.samples[-1].search_kb if self.samples else 0
 
-    def writer_at(self, children: int) -> int:
-        """The writer's kB in the first sample where ``children`` child runs were in the store."""
-        for _t, _main, writer, n in self.samples:
-            if n >= children and writer:
-                return writer
-        return 0
+    def cpu_at(self, when: float) -> float:
+        """The search's CPU seconds at ``when``, interpolated between the two samples around it."""
+        before = [s for s in self.samples if s.t <= when and s.search_cpu]
+        after = [s for s in self.samples if s.t > when and s.search_cpu]
+        if not before or not after:
+            edge = before[-1] if before else (after[0] if after else None)
+            return edge.search_cpu if edge else 0.0
+        a, b = before[-1], after[0]
+        return a.search_cpu + (b.search_cpu - a.search_cpu) * (when - a.t) / (b.t - a.t)
+
+    def writer_at(self, children: int) -> tuple[int, int]:
+        """(children written, writer kB) in the first sample with at least ``children`` child runs in the store."""
+        for sample in self.samples:
+            if sample.children >= children and sample.writer_kb:
+                return sample.children, sample.writer_kb
+        return 0, 0
+
+    def writer_last_child(self, children: int) -> tuple[int, int]:
+        """(children written, writer kB) in the last sample before the last child run was written.
+
+        Not after it: the writes queued behind the children (the refitted best model, the run folder's
+        files) load mlflow's model flavours, a one-off step up that says nothing about growth per child.
+        """
+        before = [s for s in self.samples if s.children < children and s.writer_kb]
+        return (before[-1].children, before[-1].writer_kb) if before else (0, 0)
 
 
 def _completions(run_dir: Path) -> list[float]:
@@ -166,16 +208,20 @@ def soak(trials: int, folder: Path) -> dict[str, Any]:
     first, last = gaps[:WINDOW - 1], gaps[-WINDOW:]
     children = _child_runs(db)
     mb = 1 / 1024
+    w = max(1, min(WINDOW, len(done) - 1))
+    cpu_first = (sampler.cpu_at(done[w - 1]) - sampler.cpu_at(done[0])) / max(1, w - 1)
+    cpu_last = (sampler.cpu_at(done[-1]) - sampler.cpu_at(done[-w - 1])) / w
     search = sampler.at(done[min(WINDOW, len(done)) - 1]), sampler.at(done[-1])
-    writer = sampler.writer_at(WINDOW), sampler.writer_at(children)
+    (n_a, writer_a), (n_b, writer_b) = sampler.writer_at(WINDOW), sampler.writer_last_child(children)
     return {
         "trials": len(done), "exit": proc.returncode, "wall s": round(ended - started, 1),
         "ms/trial first 200": round(1000 * statistics.median(first), 1),
         "ms/trial last 200": round(1000 * statistics.median(last), 1),
+        "CPU ms/trial first 200": round(1000 * cpu_first, 1), "CPU ms/trial last 200": round(1000 * cpu_last, 1),
         "search RSS MB @200": round(search[0] * mb, 1), "search RSS MB @end": round(search[1] * mb, 1),
         "search KB/trial": round((search[1] - search[0]) / max(1, len(done) - WINDOW), 1),
-        "writer RSS MB @200 children": round(writer[0] * mb, 1), "writer RSS MB @all": round(writer[1] * mb, 1),
-        "writer KB/child": round((writer[1] - writer[0]) / max(1, children - WINDOW), 1),
+        "writer RSS MB @200 children": round(writer_a * mb, 1), "writer RSS MB @last children": round(writer_b * mb, 1),
+        "writer KB/child": round((writer_b - writer_a) / max(1, n_b - n_a), 1),
         "peak MB search+writer": round((sampler.peak["search"] + sampler.peak["writer"]) * mb, 1),
         "drain s": round(ended - done[-1], 1), "MLflow child runs": children,
     }

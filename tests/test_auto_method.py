@@ -89,3 +89,14 @@ def test_auto_runs_the_chosen_method_and_records_it(tmp_path: Path) -> None:
     trials = result.models[0].trials
     assert len(trials) == 8 and len({json.dumps(t.params, sort_keys=True) for t in trials}) == 8
     assert result.models[0].method == "grid"
+
+
+def test_auto_tpe_at_a_small_budget_is_not_told_to_use_random(tmp_path: Path) -> None:
+    """An explicit ``tpe`` below 10 trials per dimension is warned towards random search; a TPE that ``auto``
+    chose for that budget is not (auto chose it from the measurements, section (f))."""
+    from hpo_cli.checks.validate import validate_spec
+
+    space = {"max_depth": {"type": "int", "low": 1, "high": 30}, "ccp_alpha": CONTINUOUS["ccp_alpha"]}
+    warned = [[w.message for w in validate_spec(_spec(tmp_path, space, method=m, budget={"trials": 12})).warnings
+               if "TPE with 2 dimensions" in w.message] for m in ("tpe", "auto")]
+    assert [len(w) for w in warned] == [1, 0], warned

@@ -263,7 +263,7 @@ def _render(*, source: str, name: str, target: str, task: str, inferred: bool, n
                      "(or a preprocess step) to use them")
     lines += [f"  test_size: {TEST_SIZE}   # held out: never seen by the search, scored once per model at the end",
               "defaults:",
-              "  method: tpe                 # grid | random | tpe | ...",
+              "  method: tpe                 # auto | grid | random | tpe | ...",
               f"  cv: {cv_line}",
               f"  metric: {metric}   # {why}",
               f"  metrics: {metrics}   # also computed and logged, not optimized",

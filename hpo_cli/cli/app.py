@@ -104,7 +104,7 @@ def tune(
                                                 "else runs/<name>).")] = None,
     model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Only this model (repeatable).",
                                                                   autocompletion=model_names)] = None,
-    method: Annotated[str | None, typer.Option(help="Override every model's method (grid, random, tpe, ...).")] = None,
+    method: Annotated[str | None, typer.Option(help="Override every model's method (auto, grid, tpe, ...).")] = None,
     trials: Annotated[int | None, typer.Option(help="Override the trial budget of every model.")] = None,
     timeout: Annotated[str | None, typer.Option(help="Override the time budget per model, e.g. 90s, 30m, 2h.")] = None,
     seed: Annotated[int | None, typer.Option(help="Override the seed of every model.")] = None,

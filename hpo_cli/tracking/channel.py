@@ -42,7 +42,8 @@ def trace(who: str, what: str, since: tuple[float, float]) -> None:
     """
     if os.environ.get(TRACE_ENV):
         wall, cpu = time.time() - since[0], time.thread_time() - since[1]
-        print(f"hpo-trace {who} {since[0]:.3f} {what} {wall:.3f} {cpu:.3f}", file=sys.stderr, flush=True)
+        line = f"hpo-trace {who} {since[0]:.3f} {what} {wall:.3f} {cpu:.3f}\n"
+        os.write(2, line.encode())  # one write: the writer's lines share stderr with the search's
 
 
 def start_writer(mlflow: bool) -> Channel | None:

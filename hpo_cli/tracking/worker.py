@@ -134,6 +134,11 @@ def op_flush(ctx: Context) -> None:
 OPS = {name.removeprefix("op_"): fn for name, fn in globals().items() if name.startswith("op_")} | publish.OPS
 
 
+def _ready(requests: BinaryIO) -> bool:
+    """Whether the search sent something yet (only before the first read: the buffer is empty, the pipe tells)."""
+    return bool(select.select([requests], [], [], 0)[0])
+
+
 def _first_message(requests: BinaryIO) -> tuple[str, str] | None:
     """``(uri, experiment)``, or None when the search closed us first (bad input: nothing to write)."""
     try:
@@ -150,17 +155,17 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
     started = channel.clock()
     publish.preload_client()
     trace("preload mlflow", started)
-    early = select.select([requests], [], [], 0)[0]  # nothing read yet: the buffer is empty, the pipe tells
-    first = _first_message(requests) if early else None
-    if early and first is None:
-        return  # closed before it was opened: bad input, nothing to write
+    first = _first_message(requests) if _ready(requests) else False  # None: closed before it was opened
     started = channel.clock()
     publish.preload_store(first[0] if first else None)  # SQLite is the default: worth it while waiting
     trace("preload store", started)
-    warm = publish.warm_imports(trace)
-    first = first or _first_message(requests)
+    if first is False and _ready(requests):
+        first = _first_message(requests)
+    # The search waits for the connection: when its URI is here already, connect before the import thread starts.
+    warm = publish.warm_imports(trace) if first is False else None
+    first = _first_message(requests) if first is False else first
     if first is None:
-        return
+        return  # closed before it was opened: bad input, nothing to write
 
     def reply(job_id: int, ok: bool, value: Any) -> None:
         pickle.dump((job_id, ok, value), replies, protocol=pickle.HIGHEST_PROTOCOL)
@@ -174,9 +179,9 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
 
         reply(0, False, describe_error(exc))
         return
-    ctx.warm = warm
     reply(0, True, experiment_id)
     trace("connect", started)
+    ctx.warm = warm or publish.warm_imports(trace)
     lost = niced = False
     while True:
         try:

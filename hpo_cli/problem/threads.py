@@ -5,7 +5,10 @@ two cores, or one core busy in another process (the MLflow writer, the user's ed
 fight for the cores and OpenMP's busy-waiting turns a 9 s search into 144 s (measured, issue 9). So:
 
 - threads per worker = ``max(1, cores // workers)`` (more workers than cores: one thread each);
-  ``--threads K`` overrides;
+  ``--threads K`` overrides; cores that other processes keep busy when hpo starts (a short look at
+  ``/proc/stat``) are not counted: with one of two cores held by another process, two OpenMP threads of
+  HistGradientBoosting ran 10-13x slower than one (libgomp spins at every barrier for a thread that is
+  not running; no spin count is good both idle and busy: measured 2026-12-02, see bench section (g));
 - a process hpo starts (a worker, the tracking writer) gets the thread variables in its environment,
   read by OpenMP/BLAS when they load (:func:`thread_env`); the invoking process sets them before its own
   heavy imports (:func:`apply_to_process`); variables the user set are kept;
@@ -20,7 +23,9 @@ and no faster with a busy core; bounding the thread count is what prevents the t
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,10 +47,41 @@ def cpu_count() -> int:
 
 
 def threads_per_worker(workers: int, threads: int | None = None) -> int:
-    """``--threads`` when given, else ``max(1, cores // workers)``."""
+    """``--threads`` when given, else ``max(1, free cores // workers)`` (see :func:`busy_cores`)."""
     if threads is not None:
         return max(1, threads)
-    return max(1, cpu_count() // max(1, workers))
+    cores = cpu_count()
+    if cores // max(1, workers) <= 1:
+        return 1  # one thread each whatever the load: no need to look
+    return max(1, (cores - round(busy_cores())) // max(1, workers))
+
+
+@functools.cache
+def busy_cores(sample: float = 0.05) -> float:
+    """Cores that other processes keep busy now, from ``/proc/stat`` over ``sample`` seconds (0 where unknown).
+
+    Looked at once per process (cached), so that every caller in one run agrees on the thread count. This
+    process's own CPU time in the window is subtracted: it is not competition.
+    """
+
+    def read() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as f:
+            values = [int(v) for v in f.readline().split()[1:9]]
+        return sum(values), values[3] + values[4]  # all ticks, idle + iowait ticks
+
+    try:
+        total0, idle0 = read()
+        own0 = sum(os.times()[:2])
+        time.sleep(sample)
+        total1, idle1 = read()
+        own1 = sum(os.times()[:2])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    ticks = total1 - total0
+    if ticks <= 0:
+        return 0.0
+    busy = (ticks - (idle1 - idle0)) / ticks * (os.cpu_count() or 1)
+    return max(0.0, busy - (own1 - own0) / sample)
 
 
 def thread_env(threads: int, base: dict[str, str] | None = None, *, override: bool = False) -> dict[str, str]:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -94,12 +95,7 @@ def test_a_first_process_and_three_joiners_share_exact_budgets(cluster, tmp_path
     from hpo_cli.storage.attrs import finished_trials
     from hpo_cli.storage.backend import driver_url
 
-    grid = optuna.load_study(study_name=f"{name}.grid", storage=driver_url(url))
-    assert collections.Counter(t.state.name for t in grid.trials) == {"COMPLETE": 40}
-    assert len({tuple(sorted(t.params.items())) for t in grid.trials}) == 40  # every point once
-    knn = optuna.load_study(study_name=f"{name}.knn", storage=driver_url(url))
-    assert len(finished_trials(knn)) == 30
-    assert not [t for t in knn.trials if t.state.name in ("RUNNING", "WAITING")]
+    grid, knn = _assert_exact_budgets(url, name)
     owners = {t.user_attrs["hpo_worker"].rsplit(":", 1)[0] for t in [*grid.trials, *knn.trials]}
     assert 1 <= len(owners) <= 4
     bests = []
@@ -201,18 +197,9 @@ def _assert_exact_and_tracked(url: str, name: str, uri: str, run_dir: Path) -> N
     FINISHED parent per model and one child per trial."""
     import csv
 
-    import optuna
     from test_tracking import assert_exactly_once, tree
 
-    from hpo_cli.storage.attrs import finished_trials
-    from hpo_cli.storage.backend import driver_url
-
-    grid = optuna.load_study(study_name=f"{name}.grid", storage=driver_url(url))
-    assert collections.Counter(t.state.name for t in grid.trials) == {"COMPLETE": 40}
-    assert len({tuple(sorted(t.params.items())) for t in grid.trials}) == 40  # every point once
-    knn = optuna.load_study(study_name=f"{name}.knn", storage=driver_url(url))
-    assert len(finished_trials(knn)) == 30
-    assert not [t for t in knn.trials if t.state.name in ("RUNNING", "WAITING")]
+    _assert_exact_budgets(url, name)
     with open(run_dir / "trials.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert collections.Counter(r["model"] for r in rows) == {"grid": 40, "knn": 30}
@@ -266,3 +253,19 @@ def test_joiners_share_one_mlflow_parent_per_model_closed_by_the_first(cluster, 
         assert best["models"]["knn"]["params"] == yaml.safe_load(
             (tmp_path / "run0" / "best_parameters.yaml").read_text(encoding="utf-8"))["models"]["knn"]["params"]
     assert len(confirmed[0]) == 2 and all(c == confirmed[0] for c in confirmed), confirmed
+
+
+def _assert_exact_budgets(url: str, name: str) -> tuple[Any, Any]:
+    """The 40-point grid ran every point exactly once; the random model finished exactly its 30 trials."""
+    import optuna
+
+    from hpo_cli.storage.attrs import finished_trials
+    from hpo_cli.storage.backend import driver_url
+
+    grid = optuna.load_study(study_name=f"{name}.grid", storage=driver_url(url))
+    assert collections.Counter(t.state.name for t in grid.trials) == {"COMPLETE": 40}
+    assert len({tuple(sorted(t.params.items())) for t in grid.trials}) == 40  # every point once
+    knn = optuna.load_study(study_name=f"{name}.knn", storage=driver_url(url))
+    assert len(finished_trials(knn)) == 30
+    assert not [t for t in knn.trials if t.state.name in ("RUNNING", "WAITING")]
+    return grid, knn

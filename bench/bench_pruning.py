@@ -23,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -185,15 +186,24 @@ def markdown(table: list[dict[str, Any]]) -> str:
     ])
 
 
-if __name__ == "__main__":
+def table_mode(render: Callable[[list[dict[str, Any]]], str]) -> None:
+    """Silence warnings; with ``--table LOG...`` print the table of logged rows and exit (runs can be split).
+
+    The pruning benches run for long, so their rows are appended to JSON-lines logs as they come; this joins
+    the logs of several processes into one table without measuring anything again.
+    """
     import json
     import warnings
 
     warnings.filterwarnings("ignore")
     if len(sys.argv) > 1 and sys.argv[1] == "--table":
-        print(markdown([json.loads(line) for f in sys.argv[2:] for line in Path(f).read_text().splitlines()
-                        if line]))
+        print(render([json.loads(line) for f in sys.argv[2:] for line in Path(f).read_text().splitlines()
+                      if line]))
         sys.exit(0)
+
+
+if __name__ == "__main__":
+    table_mode(markdown)
     n_trials = int(sys.argv[1]) if len(sys.argv) > 1 else 30
     n_seeds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     fold_counts = [int(f) for f in sys.argv[3].split(",")] if len(sys.argv) > 3 else None

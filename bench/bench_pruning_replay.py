@@ -37,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pruning import PROBLEMS, Problem, run  # noqa: E402
+from bench_pruning import PROBLEMS, Problem, run, table_mode  # noqa: E402
 
 #: Problems whose metric is in [0, 1]-like units, where "lose at most 0.002" is meaningful as written.
 #: diabetes SVR's RMSE (best ≈ 55) is reported apart; neg_log_loss (best ≈ 0.07) is in.
@@ -198,13 +198,7 @@ def markdown(table: list[dict[str, Any]], top: int | None = None) -> str:
 
 
 if __name__ == "__main__":
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    if len(sys.argv) > 1 and sys.argv[1] == "--table":
-        print(markdown([json.loads(line) for f in sys.argv[2:] for line in Path(f).read_text().splitlines()
-                        if line]))
-        sys.exit(0)
+    table_mode(markdown)
     n_trials = int(sys.argv[1]) if len(sys.argv) > 1 else 30
     n_seeds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     fold_counts = tuple(int(f) for f in sys.argv[3].split(",")) if len(sys.argv) > 3 else (3, 5)

@@ -7,12 +7,13 @@ too), so a lazy import that climbs a layer is caught as surely as a top-level on
 from __future__ import annotations
 
 import ast
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from import_probe import imported  # noqa: E402
 
 ROOT = Path(__file__).parent.parent
 PACKAGE = ROOT / "hpo_cli"
@@ -84,18 +85,6 @@ def test_no_module_over_350_lines(path: Path):
     assert n <= MAX_LINES, f"{path.name}: {n} lines"
 
 
-PROBE = """
-import json, sys
-sys.argv = ["hpo", *json.loads(sys.argv[1])]
-from hpo_cli.cli.app import main
-try:
-    main()
-except SystemExit as exc:
-    code = exc.code
-sys.stderr.write("\\nMODULES " + json.dumps(sorted(sys.modules)) + "\\n")
-"""
-
-
 @pytest.mark.parametrize("args", [["--help"], ["best", "RUN"], ["best", "RUN", "--format", "env"]])
 def test_help_and_best_import_no_heavy_library(args, tmp_path):
     run = tmp_path / "run"
@@ -103,10 +92,8 @@ def test_help_and_best_import_no_heavy_library(args, tmp_path):
     (run / "best_parameters.yaml").write_text("best_model: a\nmetric: accuracy\ndirection: maximize\n"
                                               "models:\n  a:\n    params: {C: 0.5}\n", encoding="utf-8")
     args = [str(run) if a == "RUN" else a for a in args]
-    proc = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True, text=True,
-                          cwd=ROOT, timeout=120)
-    modules = {m.split(".")[0] for m in json.loads(proc.stderr.rsplit("MODULES ", 1)[1])}
+    _, modules, stdout = imported(*args)
     assert not modules & {"mlflow", "optuna", "sklearn", "xgboost"}, sorted(modules & {"mlflow", "optuna",
                                                                                         "sklearn", "xgboost"})
     if args[0] == "best":
-        assert "0.5" in proc.stdout
+        assert "0.5" in stdout

@@ -12,31 +12,11 @@ from typer.testing import CliRunner
 
 from hpo_cli.cli.app import app
 
+sys.path.insert(0, str(Path(__file__).parent))
+from import_probe import imported  # noqa: E402
+
 ROOT = Path(__file__).parent.parent
 HEAVY = ("mlflow", "xgboost", "optuna", "sklearn", "lightgbm", "catboost")
-
-PROBE = """
-import json, sys
-sys.argv = ["hpo", *json.loads(sys.argv[1])]
-from hpo_cli.cli.app import main
-try:
-    main()
-except SystemExit as exc:
-    code = exc.code
-else:
-    code = 0
-sys.stderr.write("\\nMODULES " + json.dumps({"code": code, "modules": sorted(sys.modules)}) + "\\n")
-"""
-
-
-def imported(*args: str) -> tuple[int, set[str], str]:
-    """Run ``hpo ARGS`` in a fresh interpreter and return (exit code, top-level modules imported, stdout)."""
-    proc = subprocess.run([sys.executable, "-c", PROBE, json.dumps(list(args))], capture_output=True, text=True,
-                          cwd=ROOT, timeout=120)
-    line = next(ln for ln in proc.stderr.splitlines() if ln.startswith("MODULES "))
-    report = json.loads(line.removeprefix("MODULES "))
-    return report["code"], {m.split(".")[0] for m in report["modules"]}, proc.stdout
-
 
 def test_help_lists_every_command_without_heavy_imports():
     code, modules, out = imported("--help")

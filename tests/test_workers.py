@@ -190,3 +190,13 @@ def test_workers_take_queued_trials_in_order_without_listing_the_queue_per_trial
     assert numbers == sorted(numbers) and len(set(numbers)) == 30  # 29 tickets + the retry, each once, in order
     assert numbers[-1] == 30 and storage.get_trial(cancelled).number not in numbers
     assert len(listings) <= 4, f"{len(listings)} listings of the queue for {len(taken) - 14} trials"
+
+
+def test_the_coordinator_spends_at_most_a_fifth_of_its_time_looking_at_the_storage() -> None:
+    """A look costs O(queue) on a database (Optuna's cache re-reads every queued ticket): the pause after it grows
+    with it, so a long queue on PostgreSQL cannot make the coordinator take a core from the workers."""
+    from hpo_cli.tune.parallel import POLL, POLL_SHARE, poll_pause
+
+    assert poll_pause(0.001) == POLL  # a journal look: the usual quarter second
+    for took in (0.05, 0.2, 0.45, 3.0):
+        assert took / (took + poll_pause(took)) <= POLL_SHARE + 1e-9

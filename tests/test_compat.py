@@ -69,3 +69,22 @@ def test_a_study_of_a_newer_hpo_is_refused_on_resume(write_spec, tune) -> None:
     with pytest.raises(InputError, match="newer hpo \\(format 99"):
         tune(spec, resume=True, trials=4)
     assert journal.read_bytes() == before
+
+
+def test_a_study_pruned_by_fold_index_is_not_resumed_with_a_pruner(write_spec, tune) -> None:
+    """Earlier builds reported after fold index k (0-based); steps now count folds scored (1..n). A pruner
+    comparing a new trial's step k with an old trial's step k would compare k folds with k + 1."""
+    spec_doc = {**SPEC, "models": [{**SPEC["models"][0], "cv": 3, "pruner": "median"}]}
+    spec = write_spec(spec_doc)
+    journal = tune(spec).run_dir / "study.journal"
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert any(r["op_code"] == 7 for r in lines)  # the trials reported intermediate values
+    journal.write_text("".join(json.dumps({**r, "step": r["step"] - 1} if r["op_code"] == 7 else r) + "\n"
+                               for r in lines))
+    before = journal.read_bytes()
+    with pytest.raises(InputError, match="fold index.*--fresh"):
+        tune(spec, resume=True, trials=5)
+    assert journal.read_bytes() == before
+    # without a pruner the intermediate values play no part: the same study resumes
+    spec_doc["models"][0]["pruner"] = "none"
+    assert len(tune(write_spec(spec_doc), resume=True, trials=5).models[0].trials) == 5

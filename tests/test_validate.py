@@ -280,6 +280,15 @@ def test_clean_spec_prints_the_table_with_sizes_and_fits(tmp_path):
     summary = validate_spec(spec)
     assert [m.estimator for m in summary.models] == ["sklearn.ensemble.RandomForestClassifier", "sklearn.svm.SVC"]
     assert summary.models[0].grid_size == 6 and summary.models[1].grid_size is None
+    assert "objective: roc_auc)" in result.stdout  # BASE sets the metric
+
+
+def test_table_says_what_is_optimised_metric_or_two_objectives():
+    root = Path(__file__).parent.parent
+    result = runner.invoke(app, ["validate", str(root / "specs" / "two_objectives.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "objective: roc_auc max, fit_time min (knee)" in " ".join(result.stdout.split())
+    assert {m.objective for m in validate_spec(root / "specs" / "breast_cancer.yaml").models} == {"roc_auc"}
 
 
 # --- layouts users bring -------------------------------------------------------------------------------

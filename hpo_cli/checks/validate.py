@@ -40,6 +40,9 @@ class ModelSummary:
     folds: int  # folds x repeats
     fits: int  # trials x folds x repeats (the search; the final refit is not counted)
     timeout: float | None = None
+    #: What the search optimises, as the table shows it: ``roc_auc``, ``score`` (the estimator's own), or two
+    #: objectives with their directions and the ``select`` rule, so a two-objective spec is visible before it runs.
+    objective: str = "score"
 
 
 @dataclass
@@ -109,7 +112,18 @@ def summarize(spec: Spec, model: ModelSpec) -> ModelSummary:
     folds = model.cv.folds * model.cv.repeats
     method = f"{model.method} (auto)" if model._auto_method else model.method
     return ModelSummary(model.name, estimator_dotted(model, spec.allow_modules), method, dimensions(model),
-                        grid, trials, folds, trials * folds, model.budget.timeout)
+                        grid, trials, folds, trials * folds, model.budget.timeout, objective_label(model))
+
+
+def objective_label(model: ModelSpec) -> str:
+    """``roc_auc``; ``score`` for the estimator's own; ``roc_auc max, fit_time min (knee)`` for two objectives."""
+    from hpo_cli.core.pareto import COSTS, select_label
+
+    if not model.objectives:
+        return model.metric or "score"
+    parts = [f"{o.metric} {(o.direction or ('minimize' if o.metric in COSTS else 'maximize'))[:3]}"
+             for o in model.objectives]
+    return f"{', '.join(parts)} ({select_label(model.select)})"
 
 
 def validate_spec(path: str | Path, data_override: str | None = None, only: Sequence[str] = ()) -> ValidationResult:

@@ -28,7 +28,10 @@ def render_validation(result: ValidationResult, out: Console, err: Console) -> N
         rows.append((row.name, row.estimator.rsplit(".", 1)[-1], row.method, str(row.dimensions),
                      "continuous" if row.grid_size is None else str(row.grid_size), trials, str(row.folds),
                      str(row.fits)))
-    table = Table(title=f"{spec.name}: {spec.path.name if spec.path else 'spec'} (data: {source})",
+    # One run compares its models by one metric (a check refuses others), so the objective is the title's.
+    objective = " / ".join(dict.fromkeys(row.objective for row in result.models)) or "-"
+    table = Table(title=f"{spec.name}: {spec.path.name if spec.path else 'spec'} (data: {source}; "
+                        f"objective: {objective})",
                   box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for i, column in enumerate(columns):
         table.add_column(column, justify="left" if i < 3 else "right", no_wrap=True)

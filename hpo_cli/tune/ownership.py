@@ -53,6 +53,12 @@ def check_existing_studies(spec: Spec, names: dict[str, str], identities: dict[s
                                              f"earlier hpo that did not record what its trials were scored for, "
                                              f"so it cannot be resumed safely; start over with --fresh"))
             continue
+        if model.pruner.type != "none" and _steps_from_zero(study):
+            problems.append(spec.problem(("models", index, "pruner"), f"the study {name} was written by an earlier "
+                                         f"hpo that reported pruning steps by fold index (from 0; now: folds "
+                                         f"scored, from 1), so its pruner would compare unequal fold counts; "
+                                         f"resume it with pruner: none, or start over with --fresh"))
+            continue
         changed = differences(recorded, identities[model.name])
         if changed:
             problems.append(spec.problem(("models", index, "name"), f"--resume: model '{model.name}' is not the one "
@@ -64,6 +70,11 @@ def check_existing_studies(spec: Spec, names: dict[str, str], identities: dict[s
                          f"them with --resume, or start over with --fresh (deletes them)", where)
     if problems:
         raise InputError(problems)
+
+
+def _steps_from_zero(study: Any) -> bool:
+    """Whether a trial reported at step 0: only builds that numbered pruning steps by fold index did."""
+    return any(0 in t.intermediate_values for t in study.get_trials(deepcopy=False))
 
 
 def join_wait() -> float:

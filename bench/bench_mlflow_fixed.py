@@ -22,7 +22,7 @@ added time that is the writer's. ``timeline`` (printed after the table) is one e
 when each of the writer's imports and requests started (seconds after ``hpo tune`` was started), its wall
 and CPU seconds, and the search's waits.
 
-Runnable alone (``python bench/bench_mlflow_fixed.py [REPS]``); ``rows()`` returns the rows for bench/run.py.
+Runnable alone (``python bench/bench_mlflow_fixed.py [--reps N]``); ``rows()`` returns the rows for bench/run.py.
 """
 
 from __future__ import annotations
@@ -158,5 +158,17 @@ def _timeline_rows(timeline: list[list[Any]]) -> list[list[Any]]:
         group[4] = round(group[4] + cpu, 3)
     return [row[:5] for row in out]
 
+
+def main(argv: list[str]) -> None:
+    """``[--reps N]`` (or a bare N): repetitions of each variant, interleaved ABAB; medians are reported."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("reps_positional", nargs="?", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--reps", type=int, default=None, help="repetitions per variant (default 5)")
+    args = parser.parse_args(argv)
+    print(markdown(rows(args.reps or args.reps_positional or 5)))
+
+
 if __name__ == "__main__":
-    print(markdown(rows(int(sys.argv[1]) if len(sys.argv) > 1 else 5)))
+    main(sys.argv[1:])

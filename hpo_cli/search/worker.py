@@ -1,7 +1,7 @@
 """A worker's loop: take queued trials of each model's study, evaluate them, until the queue is empty.
 
 Started by ``tune.parallel`` (``--workers N``, ``--join``) in processes of their own; any number of them,
-on any number of machines, share one storage. A worker never creates a trial (``queue.pop`` only takes
+on any number of machines, share one storage. A worker never creates a trial (``queue.Popper`` only takes
 the ones the preparing process enqueued), so the budget is exact and a grid point runs once. It leaves a
 model when its queue is empty and no trial of it is running anywhere (a running one may still fail as
 stale and come back as a retry), or when ``hpo_stop`` is set (timeout, target, max_failed), or when the
@@ -65,6 +65,7 @@ def work_model(spec: Spec, prep: Prepared, storage: Any, *, worker: int, owner: 
     study.sampler = samplers.make_sampler(model, model.method, samplers.worker_seed(model.seed, n_finished, worker),
                                           prep.budget, concurrent=True)
     study.pruner = samplers.make_pruner(model.pruner, len(prep.evaluator.folds))
+    pop = queue.Popper(study)
     trace(who, "load study", since)
     done = 0
     since = clock()
@@ -72,7 +73,7 @@ def work_model(spec: Spec, prep: Prepared, storage: Any, *, worker: int, owner: 
         if queue.stop_reason(study):
             break
         fail_stale(study)
-        trial_id = queue.pop(study)
+        trial_id = pop()
         if trial_id is None:
             if not queue.running_trials(study):
                 break

@@ -216,8 +216,12 @@ def main(argv: list[str]) -> None:
     """``python -m hpo_cli.tracking.worker REQ_FD REP_FD`` (started by ``Channel``; the URI comes by the pipe)."""
     requests = os.fdopen(int(argv[0]), "rb")
     replies = os.fdopen(int(argv[1]), "wb")
+    started = clock()
     with contextlib.suppress(BrokenPipeError):  # the search is gone: nobody to answer
         serve(requests, replies)
+    # What the writer did not need to import: the search process serialises the model and draws the plots.
+    heavy = ",".join(m for m in ("sklearn", "skops", "matplotlib", "xgboost") if m in sys.modules) or "none"
+    trace(f"exit imported={heavy}", started)
 
 
 if __name__ == "__main__":

@@ -8,14 +8,20 @@ at every smaller one from its first trials (sequential Optuna samplers do not kn
 20 trials of a 100-trial search are the 20-trial search); one whose start-up depends on the budget runs
 once per distinct setting.
 
-- ``hpo_tpe``     hpo's method ``tpe`` before ``auto``: multivariate, random start-up max(10, 2 × dims) but
-                  at most half the budget (``search.samplers.startup_trials``).
+- ``hpo_tpe``     hpo's method ``tpe`` before issue 10's distinct points: multivariate, random start-up
+                  max(10, 2 × dims) but at most half the budget (``search.samplers.startup_trials``).
+- ``tpe``         hpo's method ``tpe`` now: ``hpo_tpe`` that on a finite space proposes no point twice
+                  (``search.distinct``); the same as ``hpo_tpe`` on a space with a continuous float.
 - ``tpe_default`` ``optuna.samplers.TPESampler(seed=seed)``: Optuna 5's defaults.
 - ``tpe_indep``   independent (univariate) TPE, Optuna 4's default.
 - ``tpe_s5``      multivariate TPE, start-up max(5, budget // 5).
 - ``tpe_s10``     multivariate TPE, start-up max(5, budget // 10).
 - ``tpe_ends``    multivariate TPE, start-up max(5, budget // 10), ``consider_endpoints=True``.
-- ``random``      ``RandomSampler`` (hpo's method ``random``).
+- ``tpe_g25``     ``tpe`` with hyperopt's gamma: the best ceil(25 %) of the trials (at most 25) form the good
+                  density, not ceil(10 %): below 20 trials Optuna's gamma models one best trial.
+- ``tpe_g25_c64`` ``tpe_g25`` with 64 EI candidates instead of 24.
+- ``random``      ``RandomSampler`` (hpo's method ``random``): the comparator.
+- ``random_distinct`` random search without repeats on a finite space (``search.distinct`` around it).
 - ``qmc``         scrambled Sobol ``QMCSampler`` (numeric spaces only, as hpo's method ``qmc``).
 - ``cmaes``       hpo's method ``cmaes`` (``CmaEsSampler``, start-up min(10, budget // 5); numeric spaces
                   only; needs the ``cmaes`` package).
@@ -96,6 +102,33 @@ def _hpo_tpe_before_auto(model: Any, seed: int, budget: int) -> Any:
                                       n_startup_trials=startup, constant_liar=False, warn_independent_sampling=False)
 
 
+def _gamma25(n: int) -> int:
+    return min(-(-n // 4), 25)
+
+
+def _hpo_tpe_with(**options: Any) -> Callable[[Any, int, int], Any]:
+    """hpo's ``tpe`` (with its distinct points) with other TPE options."""
+    def make(model: Any, seed: int, budget: int) -> Any:
+        import optuna
+
+        from hpo_cli.problem import space
+        from hpo_cli.search import distinct, samplers
+
+        tpe = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=space.is_conditional(model),
+                                         n_startup_trials=samplers.startup_trials(model, budget), **options)
+        return distinct.distinct(tpe, model, seed) if distinct.applies(model) else tpe
+    return make
+
+
+def _random_distinct(model: Any, seed: int, budget: int) -> Any:
+    import optuna
+
+    from hpo_cli.search import distinct
+
+    sampler = optuna.samplers.RandomSampler(seed=seed)
+    return distinct.distinct(sampler, model, seed) if distinct.applies(model) else sampler
+
+
 def _auto(model: Any, seed: int, budget: int) -> Any:
     from hpo_cli.search import samplers
 
@@ -105,23 +138,29 @@ def _auto(model: Any, seed: int, budget: int) -> Any:
 #: name -> (factory(model, seed, budget), key(budget): runs whose keys are equal share one search).
 SAMPLERS: dict[str, tuple[Callable[[Any, int, int], Any], Callable[[int], Any]]] = {
     "hpo_tpe": (_hpo_tpe_before_auto, lambda b: min(10, b // 2)),
+    "tpe": (_hpo("tpe"), lambda b: min(10, b // 2)),
     "tpe_default": (lambda model, seed, budget: __import__("optuna").samplers.TPESampler(seed=seed), lambda b: 0),
     "tpe_indep": (_tpe(lambda b: 10, multivariate=False), lambda b: 0),
     "tpe_s5": (_tpe(lambda b: max(5, b // 5), multivariate=True), lambda b: max(5, b // 5)),
     "tpe_s10": (_tpe(lambda b: max(5, b // 10), multivariate=True), lambda b: max(5, b // 10)),
     "tpe_ends": (_tpe(lambda b: max(5, b // 10), multivariate=True, consider_endpoints=True),
                  lambda b: max(5, b // 10)),
+    "tpe_g25": (_hpo_tpe_with(gamma=_gamma25), lambda b: min(10, b // 2)),
+    "tpe_g25_c64": (_hpo_tpe_with(gamma=_gamma25, n_ei_candidates=64), lambda b: min(10, b // 2)),
     "random": (_hpo("random"), lambda b: 0),
+    "random_distinct": (_random_distinct, lambda b: 0),
     "qmc": (_hpo("qmc"), lambda b: 0),
     "cmaes": (_hpo("cmaes"), lambda b: min(10, max(1, b // 5))),
     "auto": (_auto, lambda b: b),
 }
 
 
-def search(problem: tuple, sampler: str, seed: int, trials: int, folder: Path) -> list[float | None]:
-    """Each trial's CV mean, in trial order (None for a failed trial), of one search with ``sampler``."""
+def search(problem: tuple, sampler: str, seed: int, trials: int,
+           folder: Path) -> tuple[list[float | None], list[str]]:
+    """Each trial's CV mean (None for a failed trial) and parameters' key, in trial order, of one search."""
     import optuna
 
+    from hpo_cli.problem import space as space_mod
     from hpo_cli.problem.data import load_dataset
     from hpo_cli.search import loop
     from hpo_cli.search.observers import Observers
@@ -149,7 +188,8 @@ def search(problem: tuple, sampler: str, seed: int, trials: int, folder: Path) -
                                           events=Observers([], []), stop=stop)
     finally:
         loop.samplers.make_sampler = original
-    return [t.mean_test_score if t.state == "COMPLETE" else None for t in result.trials]
+    return ([t.mean_test_score if t.state == "COMPLETE" else None for t in result.trials],
+            [space_mod.point_key(t.params) for t in result.trials])
 
 
 def numeric(problem: tuple) -> bool:
@@ -176,11 +216,11 @@ def rows(seeds: int = 5, budgets: tuple[int, ...] = (20, 50, 100), log: Path | N
                     groups.setdefault(key(b), []).append(b)
                 for seed in range(seeds):
                     for group in groups.values():
-                        scores = search(problem, sampler, seed, max(group), Path(tmp))
+                        scores, keys = search(problem, sampler, seed, max(group), Path(tmp))
                         for b in group:
                             best = max(s for s in scores[:b] if s is not None)
                             out.append({"problem": problem[0], "budget": b, "seed": seed, "sampler": sampler,
-                                        "best": best})
+                                        "best": best, "repeats": b - len(set(keys[:b]))})
                             if log is not None:
                                 with log.open("a") as fh:
                                     fh.write(json.dumps(out[-1]) + "\n")
@@ -215,8 +255,9 @@ def markdown(table: list[dict[str, Any]]) -> str:
         cells = [budget]
         for sampler in names:
             every, num = share(table, sampler, budget), share(table, sampler, budget, numeric_problems)
-            cells.append(f"{sum(every) / len(every):.0%} ({sum(num) / len(num):.0%})" if every and
-                         sampler not in NUMERIC_ONLY else (f"({sum(num) / len(num):.0%})" if num else ""))
+            numbers = f" ({sum(num) / len(num):.0%})" if num else ""
+            cells.append(f"{sum(every) / len(every):.0%}{numbers}" if every and sampler not in NUMERIC_ONLY
+                         else numbers.strip())
         agg.append(cells)
     return "\n".join([
         "Mean best CV score over the seeds:", "",

@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 FINITE = {"max_depth": {"type": "int", "low": 1, "high": 4}, "criterion": ["gini", "entropy"],
           "min_samples_leaf": [1, 5]}  # 16 points
 
@@ -115,3 +117,24 @@ def test_a_space_with_a_continuous_float_or_conditions_keeps_plain_tpe(write_spe
     assert not distinct.applies(model({"criterion": ["gini", "entropy"],
                                        "max_depth": {"type": "int", "low": 1, "high": 4,
                                                      "when": {"criterion": "gini"}}}))
+
+
+@pytest.mark.parametrize("high", [8, 1_000_000])  # 16 points listed; 2 million points drawn, not listed
+def test_a_sampler_stuck_on_one_point_still_gets_unseen_points(write_spec, high: int) -> None:
+    import optuna
+
+    from hpo_cli.search import distinct
+    from hpo_cli.spec.load import load_spec
+
+    space = {"max_depth": {"type": "int", "low": 1, "high": 2},
+             "max_leaf_nodes": {"type": "int", "low": 2, "high": high + 1}}
+    model = load_spec(write_spec(_spec(10, space))).models[0]
+    stuck = optuna.samplers.PartialFixedSampler({"max_depth": 1, "max_leaf_nodes": 2},
+                                                optuna.samplers.RandomSampler(seed=0))
+    study = optuna.create_study(direction="maximize", sampler=distinct.distinct(stuck, model, 0))
+    points = []
+    for _ in range(16):
+        trial = study.ask()
+        points.append((trial.suggest_int("max_depth", 1, 2), trial.suggest_int("max_leaf_nodes", 2, high + 1)))
+        study.tell(trial, 0.0)
+    assert points[0] == (1, 2) and len(set(points)) == 16

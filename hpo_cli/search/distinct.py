@@ -59,7 +59,9 @@ def _sampler_class() -> type:
             self._model = model
             self._dists = space.distributions(model)
             self._rng = np.random.RandomState(seed)
+            self._random = optuna.samplers.RandomSampler(seed=seed)
             self._points: list[dict[str, Any]] | None = None
+            self._size = space.grid_size(model) or 0
 
         def infer_relative_search_space(self, study: Any, trial: Any) -> dict[str, Any]:
             return dict(self._dists)
@@ -72,7 +74,13 @@ def _sampler_class() -> type:
                     params[name] = self.inner.sample_independent(study, trial, name, dist)
             return params
 
-        def _unseen(self, seen: set[Any]) -> dict[str, Any] | None:
+        def _unseen(self, study: Any, trial: Any, seen: set[Any]) -> dict[str, Any] | None:
+            if self._size > space.MAX_GRID_POINTS:  # too many points to list: seeded draws, a repeat is rare
+                for _ in range(100):
+                    point = {n: self._random.sample_independent(study, trial, n, d) for n, d in self._dists.items()}
+                    if _key(self._dists, point) not in seen:
+                        return point
+                return None
             if self._points is None:
                 self._points = [space.encode_params(self._model, p) for p in space.grid_points(self._model)]
             unseen = [p for p in self._points if _key(self._dists, p) not in seen]
@@ -82,12 +90,14 @@ def _sampler_class() -> type:
             trials = study.get_trials(deepcopy=False, states=seen_states)
             seen = {_key(self._dists, t.params) for t in trials if t.number != trial.number}
             params = self._propose(study, trial)
+            if len(seen) >= self._size:  # every point evaluated: a repeat is unavoidable, ask nothing more
+                return params
             for _ in range(RETRIES):
                 if _key(self._dists, params) not in seen:
                     return params
                 params = self._propose(study, trial)
             if _key(self._dists, params) in seen:
-                params = self._unseen(seen) or params
+                params = self._unseen(study, trial, seen) or params
                 self._share(study, trial, params)
             return params
 
@@ -112,6 +122,7 @@ def _sampler_class() -> type:
 
         def reseed_rng(self) -> None:
             self.inner.reseed_rng()
+            self._random.reseed_rng()
             self._rng.seed()
 
     return DistinctSampler

@@ -17,6 +17,8 @@ once per distinct setting.
 - ``tpe_s5``      multivariate TPE, start-up max(5, budget // 5).
 - ``tpe_s10``     multivariate TPE, start-up max(5, budget // 10).
 - ``tpe_ends``    multivariate TPE, start-up max(5, budget // 10), ``consider_endpoints=True``.
+- ``tpe_r0``      ``tpe`` whose repeated proposal goes straight to a draw among the unseen points (``tpe``
+                  asks TPE up to 5 more times first).
 - ``tpe_g25``     ``tpe`` with hyperopt's gamma: the best ceil(25 %) of the trials (at most 25) form the good
                   density, not ceil(10 %): below 20 trials Optuna's gamma models one best trial.
 - ``tpe_g25_c64`` ``tpe_g25`` with 64 EI candidates instead of 24.
@@ -30,7 +32,7 @@ once per distinct setting.
 ``constant_liar`` only matters with concurrent workers (it treats running trials as bad); a sequential
 search has none, so it is not a variant here. GP (``GPSampler``) needs PyTorch, which hpo does not depend on.
 
-    .venv/bin/python bench/bench_samplers.py [SEEDS] [BUDGETS] [LOG.jsonl] [SAMPLERS] [PROBLEMS]
+    .venv/bin/python bench/bench_samplers.py [SEEDS|FIRST:END] [BUDGETS] [LOG.jsonl] [SAMPLERS] [PROBLEMS]
     .venv/bin/python bench/bench_samplers.py --table LOG.jsonl...      # Markdown from logged rows
 """
 
@@ -106,7 +108,7 @@ def _gamma25(n: int) -> int:
     return min(-(-n // 4), 25)
 
 
-def _hpo_tpe_with(**options: Any) -> Callable[[Any, int, int], Any]:
+def _hpo_tpe_with(retries: int = 5, **options: Any) -> Callable[[Any, int, int], Any]:
     """hpo's ``tpe`` (with its distinct points) with other TPE options."""
     def make(model: Any, seed: int, budget: int) -> Any:
         import optuna
@@ -116,7 +118,7 @@ def _hpo_tpe_with(**options: Any) -> Callable[[Any, int, int], Any]:
 
         tpe = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=space.is_conditional(model),
                                          n_startup_trials=samplers.startup_trials(model, budget), **options)
-        return distinct.distinct(tpe, model, seed) if distinct.applies(model) else tpe
+        return distinct.distinct(tpe, model, seed, retries) if distinct.applies(model) else tpe
     return make
 
 
@@ -145,6 +147,7 @@ SAMPLERS: dict[str, tuple[Callable[[Any, int, int], Any], Callable[[int], Any]]]
     "tpe_s10": (_tpe(lambda b: max(5, b // 10), multivariate=True), lambda b: max(5, b // 10)),
     "tpe_ends": (_tpe(lambda b: max(5, b // 10), multivariate=True, consider_endpoints=True),
                  lambda b: max(5, b // 10)),
+    "tpe_r0": (_hpo_tpe_with(retries=0), lambda b: min(10, b // 2)),
     "tpe_g25": (_hpo_tpe_with(gamma=_gamma25), lambda b: min(10, b // 2)),
     "tpe_g25_c64": (_hpo_tpe_with(gamma=_gamma25, n_ei_candidates=64), lambda b: min(10, b // 2)),
     "random": (_hpo("random"), lambda b: 0),
@@ -196,7 +199,7 @@ def numeric(problem: tuple) -> bool:
     return all(isinstance(v, dict) and v.get("type") in ("float", "int") for v in problem[4].values())
 
 
-def rows(seeds: int = 5, budgets: tuple[int, ...] = (20, 50, 100), log: Path | None = None,
+def rows(seeds: int | range = 5, budgets: tuple[int, ...] = (20, 50, 100), log: Path | None = None,
          names: list[str] | None = None, problems: list[str] | None = None) -> list[dict[str, Any]]:
     """One row per problem × budget × seed × sampler: the best CV mean reached within the budget."""
     import optuna
@@ -214,7 +217,7 @@ def rows(seeds: int = 5, budgets: tuple[int, ...] = (20, 50, 100), log: Path | N
                 groups: dict[Any, list[int]] = {}
                 for b in budgets:
                     groups.setdefault(key(b), []).append(b)
-                for seed in range(seeds):
+                for seed in seeds if isinstance(seeds, range) else range(seeds):
                     for group in groups.values():
                         scores, keys = search(problem, sampler, seed, max(group), Path(tmp))
                         for b in group:
@@ -276,11 +279,12 @@ if __name__ == "__main__":
         logged = [json.loads(line) for f in sys.argv[2:] for line in Path(f).read_text().splitlines() if line]
         print(markdown(logged))
         sys.exit(0)
-    n_seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    first, _, last = sys.argv[1].rpartition(":") if len(sys.argv) > 1 else ("", "", "5")
+    n_seeds: int | range = range(int(first), int(last)) if first else int(last)  # "N" or "FIRST:END"
     budget_list = tuple(int(b) for b in sys.argv[2].split(",")) if len(sys.argv) > 2 else (20, 50, 100)
     log_path = Path(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[3] != "-" else None
     sampler_names = sys.argv[4].split(",") if len(sys.argv) > 4 else None
     problem_names = sys.argv[5].split(",") if len(sys.argv) > 5 else None
     start = time.perf_counter()
     print(markdown(rows(n_seeds, budget_list, log_path, sampler_names, problem_names)))
-    print(f"\n{n_seeds} seeds, 3-fold CV; wall time {time.perf_counter() - start:.0f} s")
+    print(f"\nseeds {n_seeds}, 3-fold CV; wall time {time.perf_counter() - start:.0f} s")

@@ -220,6 +220,9 @@ def rows(seeds: int | range = 5, budgets: tuple[int, ...] = (20, 50, 100), log: 
                 for seed in seeds if isinstance(seeds, range) else range(seeds):
                     for group in groups.values():
                         scores, keys = search(problem, sampler, seed, max(group), Path(tmp))
+                        if len(scores) < max(group):  # SIGTERM/Ctrl-C stop hpo's search, not this loop
+                            raise SystemExit(f"{problem[0]} {sampler} seed {seed}: stopped after {len(scores)} "
+                                             f"of {max(group)} trials; nothing logged for it")
                         for b in group:
                             best = max(s for s in scores[:b] if s is not None)
                             out.append({"problem": problem[0], "budget": b, "seed": seed, "sampler": sampler,

@@ -3,8 +3,9 @@
 A long study is where leaks show: a list that grows per trial, a cache keyed by trial, an Optuna call whose
 cost grows with the study (``O(n)`` per trial is ``O(n^2)`` per run), a tracking backlog. This runs the real
 CLI (``python -m hpo_cli tune``) on a ``random`` search of a decision tree on iris (3 folds, ~1 ms per fit),
-tracked into a local MLflow store (``sqlite:///`` in a temporary folder), and samples every half second
-the resident memory of the search process and of its MLflow writer process (``/proc``, Linux).
+tracked into a local MLflow store (``sqlite:///`` in a temporary folder), and samples every 0.1 s the
+resident memory and CPU time of the search process and the memory of its MLflow writer process (``/proc``,
+Linux), and every 0.5 s the child runs in the store.
 
 Columns, each for the first and the last 200 trials:
 
@@ -19,7 +20,9 @@ Columns, each for the first and the last 200 trials:
 - the peaks (``VmHWM``), the drain (last trial to process end: the writes the writer had queued), the
   MLflow child runs found in the store, and the exit code.
 
-Runnable alone (``.venv/bin/python bench/bench_soak.py [TRIALS]``); ``rows()``/``markdown()`` serve
+Runnable alone (``.venv/bin/python bench/bench_soak.py [TRIALS]``); ``--profile`` runs the same search in
+this process and reports the work per trial in counts instead (``bench_soak_profile.py``: calls per trial,
+full GC passes, the functions whose cost grew). ``rows()``/``markdown()`` serve
 bench/run.py's ``soak`` section. Random search on purpose: TPE's own cost grows with the trials by design.
 """
 
@@ -90,7 +93,7 @@ class Sample(NamedTuple):
     t: float  # epoch seconds
     search_kb: int
     writer_kb: int
-    children: int  # child runs in the store
+    children: int  # child runs in the store (-1: not counted in this sample)
     search_cpu: float  # the search process's CPU seconds so far
 
 
@@ -103,19 +106,22 @@ class Sampler(threading.Thread):
     the wall time between trials.
     """
 
-    def __init__(self, pid: int, db: Path, every: float = 0.5) -> None:
+    def __init__(self, pid: int, db: Path, every: float = 0.1, count_every: int = 5) -> None:
         super().__init__(daemon=True)
-        self.pid, self.db, self.every = pid, db, every
+        self.pid, self.db, self.every, self.count_every = pid, db, every, count_every
         self.samples: list[Sample] = []
         self.peak = {"search": 0, "writer": 0}
         self.done = threading.Event()
 
     def _written(self) -> int:
-        """Child runs in the store now (the last count when the store is busy or not created yet)."""
+        """Child runs in the store now, every ``count_every``-th sample (-1 between: not counted, so the
+        writer's figures never rest on a stale count); the last count when the store is busy or absent."""
+        if len(self.samples) % self.count_every:
+            return -1
         try:
             return _child_runs(self.db, timeout=0.1)
         except sqlite3.Error:
-            return self.samples[-1].children if self.samples else 0
+            return max((s.children for s in self.samples), default=0)
 
     def run(self) -> None:
         while not self.done.is_set():
@@ -140,20 +146,27 @@ class Sampler(threading.Thread):
                 return sample.search_kb
         return self.samples[-1].search_kb if self.samples else 0
 
-    def cpu_at(self, when: float) -> float:
-        """The search's CPU seconds at ``when``, interpolated between the two samples around it."""
-        before = [s for s in self.samples if s.t <= when and s.search_cpu]
-        after = [s for s in self.samples if s.t > when and s.search_cpu]
-        if not before or not after:
-            edge = before[-1] if before else (after[0] if after else None)
-            return edge.search_cpu if edge else 0.0
-        a, b = before[-1], after[0]
-        return a.search_cpu + (b.search_cpu - a.search_cpu) * (when - a.t) / (b.t - a.t)
+    def cpu_per_trial(self, done: list[float], first: int, last: int) -> float:
+        """The search's CPU seconds per trial over trials ``first..last`` (indexes into ``done``, completion times).
+
+        Only samples taken inside the window count, and the trials completed between the first and the
+        last of them: no interpolation across the window's edges, where the start-up (imports, data,
+        the first trial) and the model's end (refit, run folder, report) spend CPU in bursts that a
+        straight line between two samples would smear into the window (the bias behind an earlier
+        "+1.6 ms per trial" growth). 0 when fewer than two samples fell inside.
+        """
+        lo, hi = done[first], done[last]
+        inside = [s for s in self.samples if lo <= s.t <= hi and s.search_cpu]
+        if len(inside) < 2:
+            return 0.0
+        a, b = inside[0], inside[-1]
+        trials = sum(a.t < t <= b.t for t in done)
+        return (b.search_cpu - a.search_cpu) / trials if trials else 0.0
 
     def writer_at(self, children: int) -> tuple[int, int]:
         """(children written, writer kB) in the first sample with at least ``children`` child runs in the store."""
         for sample in self.samples:
-            if sample.children >= children and sample.writer_kb:
+            if sample.children >= children and sample.writer_kb:  # -1 (not counted) never passes
                 return sample.children, sample.writer_kb
         return 0, 0
 
@@ -163,7 +176,7 @@ class Sampler(threading.Thread):
         Not after it: the writes queued behind the children (the refitted best model, the run folder's
         files) load mlflow's model flavours, a one-off step up that says nothing about growth per child.
         """
-        before = [s for s in self.samples if s.children < children and s.writer_kb]
+        before = [s for s in self.samples if 0 <= s.children < children and s.writer_kb]
         return (before[-1].children, before[-1].writer_kb) if before else (0, 0)
 
 
@@ -209,8 +222,8 @@ def soak(trials: int, folder: Path) -> dict[str, Any]:
     children = _child_runs(db)
     mb = 1 / 1024
     w = max(1, min(WINDOW, len(done) - 1))
-    cpu_first = (sampler.cpu_at(done[w - 1]) - sampler.cpu_at(done[0])) / max(1, w - 1)
-    cpu_last = (sampler.cpu_at(done[-1]) - sampler.cpu_at(done[-w - 1])) / w
+    cpu_first = sampler.cpu_per_trial(done, 0, w - 1)
+    cpu_last = sampler.cpu_per_trial(done, len(done) - 1 - w, len(done) - 1)
     search = sampler.at(done[min(WINDOW, len(done)) - 1]), sampler.at(done[-1])
     (n_a, writer_a), (n_b, writer_b) = sampler.writer_at(WINDOW), sampler.writer_last_child(children)
     return {
@@ -233,7 +246,14 @@ def rows(trials: int = 2000) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    trials = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    trials = int(args[0]) if args else 2000
+    if "--profile" in sys.argv:  # counts per trial instead of times: see bench_soak_profile.py
+        from bench_soak_profile import profile
+
+        windows, functions = profile(trials)
+        print(markdown(windows) + "\n\nFunctions whose cumulative time per trial grew most:\n\n" + markdown(functions))
+        return
     print(markdown(rows(trials)))
     print(f"\n{trials} trials of a random search (DecisionTreeClassifier on iris, 3 folds) tracked into a local "
           f"MLflow store; first/last = the first and the last {WINDOW} trials. Flat means the last equals the "

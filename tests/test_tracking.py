@@ -53,8 +53,8 @@ def _env(cwd: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def tune(cwd: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*HPO, "tune", *args], cwd=cwd, env=_env(cwd), capture_output=True, text=True,
+def tune(cwd: Path, *args: str, timeout: float = 180, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*HPO, "tune", *args], cwd=cwd, env=_env(cwd, **env), capture_output=True, text=True,
                           timeout=timeout)
 
 
@@ -246,8 +246,11 @@ def test_local_default_store_regression_and_child_cap(tmp_path: Path) -> None:
                     "space": {"alpha": {"type": "float", "low": 1e-3, "high": 100, "log": True}}}],
         "tracking": {"mlflow": {"max_child_runs": 3}}, "output": "run",
     })
-    done = tune(tmp_path, str(spec), "-q")
+    done = tune(tmp_path, str(spec), "-q", HPO_TRACE="1")
     assert done.returncode == 0, done.stderr
+    # the search serialised the model and drew the plot: the writer imported none of those libraries
+    exits = [line.split()[3:5] for line in done.stderr.splitlines() if line.startswith("hpo-trace writer")]
+    assert [what for what in exits if what[0] == "exit"] == [["exit", "imported=none"]], done.stderr
     assert (tmp_path / "mlflow.db").is_file()  # MLflow 3's default: sqlite:///mlflow.db in the cwd
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     rows = read_trials(tmp_path / "run")

@@ -147,3 +147,46 @@ def test_a_timeout_stops_every_worker_and_leaves_nothing_queued(write_spec, tune
     assert 1 <= len(read_trials(tmp_path / "run")) < 40
     study = _study(tmp_path / "run", "spec.sleepy")
     assert not [t for t in study.trials if t.state.name in ("RUNNING", "WAITING")]
+
+
+def test_workers_take_queued_trials_in_order_without_listing_the_queue_per_trial(tmp_path: Path, monkeypatch) -> None:
+    """Two workers' ``Popper``s share a 30-ticket queue on the real journal: each ticket is taken exactly once, in
+    Optuna's order, a retry queued meanwhile after the rest, a cancelled one never; and the queue is listed a
+    constant number of times, not once per trial (that listing filters every trial of the study: O(n) per
+    trial, ``bench/bench_soak.py``)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from hpo_cli.search import queue
+    from hpo_cli.storage.backend import open_storage
+
+    storage = open_storage(tmp_path, None)
+    study = optuna.create_study(storage=storage, study_name="q", direction="maximize")
+    for _ in range(30):
+        study.enqueue_trial({})
+    listings: list[int] = []
+    real = type(storage).get_all_trials
+
+    def counted(self: Any, study_id: int, deepcopy: bool = True, states: Any = None) -> Any:
+        listings.append(study_id)
+        return real(self, study_id, deepcopy, states)
+
+    monkeypatch.setattr(type(storage), "get_all_trials", counted)  # counts; the storage works
+    a, b = queue.Popper(study), queue.Popper(study)
+    taken: list[int] = []
+    for i in range(14):  # alternate: each skips the tickets the other took since its listing
+        trial_id = (a if i % 2 else b)()
+        assert trial_id is not None
+        taken.append(trial_id)
+        study.tell(optuna.Trial(study, trial_id), 1.0)
+    study.enqueue_trial({})  # a retry of a dead worker's trial: queued behind every ticket
+    cancelled = storage.get_all_trials(study._study_id, states=(TrialState.WAITING,))[0]._trial_id
+    storage.set_trial_state_values(cancelled, state=TrialState.FAIL)  # e.g. queue.cancel_waiting
+    listings.clear()
+    while (trial_id := (a if len(taken) % 2 else b)()) is not None:
+        taken.append(trial_id)
+        study.tell(optuna.Trial(study, trial_id), 1.0)
+    numbers = [storage.get_trial(t).number for t in taken]
+    assert numbers == sorted(numbers) and len(set(numbers)) == 30  # 29 tickets + the retry, each once, in order
+    assert numbers[-1] == 30 and storage.get_trial(cancelled).number not in numbers
+    assert len(listings) <= 4, f"{len(listings)} listings of the queue for {len(taken) - 14} trials"

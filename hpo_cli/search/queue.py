@@ -3,7 +3,7 @@
 Optuna's ``n_trials`` counts per process (optuna#1865) and its GridSampler repeats points under concurrency
 (optuna#2039). So the process that prepares a study enqueues the work itself (:func:`enqueue_missing`):
 every grid point still to run with its parameters, or, for random/TPE/..., as many empty tickets as the
-budget lacks (the worker's sampler fills them). Workers only ever take a WAITING trial (:func:`pop`); the
+budget lacks (the worker's sampler fills them). Workers only ever take a WAITING trial (:class:`Popper`); the
 storage hands each one to exactly one of them (Optuna's WAITING -> RUNNING change is atomic in its journal
 and RDB storages), and never create trials of their own. The study attributes ``hpo_queue`` (ready, with
 the budget) and ``hpo_stop`` (timeout/target/max_failed: every worker stops taking trials) are the shared
@@ -16,6 +16,7 @@ retry of a dead worker's trial or a second preparing process never makes the tot
 
 from __future__ import annotations
 
+import collections
 import contextlib
 from typing import Any
 
@@ -79,22 +80,47 @@ def enqueue_missing(study: Any, prep: Prepared) -> int:
     return added
 
 
-def pop(study: Any) -> int | None:
+class Popper:
     """Take one WAITING trial for this worker (RUNNING now), or None when the queue is empty.
 
-    The same loop as Optuna's private ``Study._pop_waiting_trial_id``; unlike ``study.ask()`` it never
-    creates a trial when the queue is empty, which is what keeps the budget exact.
+    What Optuna's private ``Study._pop_waiting_trial_id`` does, but unlike ``study.ask()`` it never creates
+    a trial when the queue is empty, which is what keeps the budget exact; and without its per-pop listing
+    of the WAITING trials, which filters every trial of the study (the journal: in memory, ~0.35 µs per
+    stored trial; a cached RDB storage also reads every unfinished trial, i.e. every queued ticket, from
+    the database again): O(n) per trial. The queue only grows at its end (tickets, grid points and the
+    retries of dead workers' trials get new, higher numbers than every trial listed before), so a list
+    taken once keeps Optuna's order: its trials are tried in turn, the storage refuses atomically one that
+    another worker took meanwhile (skipped), and the queue is listed again only when the list runs out.
+    Each worker skips each trial at most once: O(1) storage work per trial, amortised. One per worker
+    and study (``worker.work_model``).
     """
-    import optuna
-    from optuna.trial import TrialState
 
-    for trial in _trials(study, (TrialState.WAITING,)):
+    def __init__(self, study: Any) -> None:
+        self.study = study
+        self.candidates: collections.deque[int] = collections.deque()
+
+    def __call__(self) -> int | None:
+        from optuna.trial import TrialState
+
+        listed = False
+        while True:
+            while self.candidates:
+                trial_id = self.candidates.popleft()
+                if self._take(trial_id):
+                    return trial_id
+            if listed:
+                return None
+            self.candidates.extend(int(t._trial_id) for t in _trials(self.study, (TrialState.WAITING,)))
+            listed = True
+
+    def _take(self, trial_id: int) -> bool:
+        import optuna
+        from optuna.trial import TrialState
+
         try:
-            if study._storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
-                return int(trial._trial_id)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue
-    return None
+            return bool(self.study._storage.set_trial_state_values(trial_id, state=TrialState.RUNNING))
+        except optuna.exceptions.UpdateFinishedTrialError:  # taken and finished (or cancelled) meanwhile
+            return False
 
 
 class Asker:
@@ -106,7 +132,7 @@ class Asker:
     are counted once: while any is left (tickets of a killed ``--workers`` run, a user's
     ``enqueue_trial``) ``ask`` takes them in Optuna's order, then trials are created directly, which is
     what ``ask`` itself does when it finds none (the cache of trials samplers read is reset, as ``ask``
-    does). Only for the one-process loop: in queue mode other processes enqueue (``pop``).
+    does). Only for the one-process loop: in queue mode other processes enqueue (``Popper``).
     """
 
     def __init__(self, study: Any) -> None:

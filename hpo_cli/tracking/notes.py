@@ -10,10 +10,12 @@ and the study are at hand there), sent through the writer like every other write
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hpo_cli.rundir.provenance import display_path
-from hpo_cli.spec.models import Spec
+
+if TYPE_CHECKING:  # the writer process imports this module for NOTE_TAG: not pydantic's models (~0.1 s)
+    from hpo_cli.spec.models import Spec
 
 NOTE_TAG = "mlflow.note.content"
 MAX_NOTE = 7900  # MLflow stores tag values up to 8000 characters

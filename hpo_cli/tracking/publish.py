@@ -58,11 +58,13 @@ def preload_store(uri: str | None) -> None:
 
 
 def warm_imports(trace: Callable[[str, tuple[float, float]], None] | None = None) -> threading.Thread:
-    """Import what logging a model and its diagnostics needs, on a thread, while the search runs.
+    """Import what logging a model needs, on a thread, while the search runs.
 
     Measured (bench/bench_mlflow_fixed.py): these imports, and MLflow's one scan of the installed
     packages when it checks a model's requirements, were most of tracking's fixed cost, spent after the
-    search in series with it. ``op_best_model`` waits for the thread (no two threads import at once).
+    search in series with it. Not scikit-learn nor skops: the search process serialises the model
+    (``model.serialise``), so the writer never imports them (~1.8 s of CPU, measured) unless a bare
+    XGBoost model arrives. ``op_best_model`` waits for the thread (no two threads import at once).
     The thread keeps the writer's start-up priority: these ~2 s of CPU are bounded and the end of the run
     waits for them; the unbounded per-trial writes on the main thread are the ones that yield (``worker``).
     """
@@ -86,8 +88,6 @@ def warm_imports(trace: Callable[[str, tuple[float, float]], None] | None = None
 
     def work() -> None:
         step("mlflow.sklearn", flavour)
-        step("sklearn", lambda: __import__("sklearn.pipeline"))  # scipy too: most of it
-        step("skops", lambda: __import__("skops.io"))
         step("packages", packages)
 
     thread = threading.Thread(target=work, name="hpo-mlflow-warm", daemon=True)
@@ -95,20 +95,35 @@ def warm_imports(trace: Callable[[str, tuple[float, float]], None] | None = None
     return thread
 
 
-def op_best_model(ctx: Any, run_id: str, estimator: Any, X: Any, on_test: bool, diagnostics: list[str],
-                  log_models: bool, trial: int | None, params: dict[str, str]) -> None:
-    """Log the refitted best model (unless the parent already has this trial's) and its diagnostics' files."""
+def _logged(tags: dict[str, str], trial: int | None, log_models: bool) -> bool:
+    """Whether the parent has this best trial's model (and diagnostics) already: a --resume that kept it."""
+    return trial is not None and tags.get(MODEL_TRIAL_TAG) == str(trial) and bool(tags.get(MODEL_URI_TAG)
+                                                                                or not log_models)
+
+
+def op_best_model(ctx: Any, run_id: str, payload: dict[str, Any], trial: int | None, params: dict[str, str]) -> None:
+    """Log the refitted best model unless the parent already has this trial's.
+
+    ``payload`` is ``model.serialise``'s: the search process serialised the model, and sends it before it
+    draws the diagnostics (``op_diagnostics``, which marks the trial done), so both overlap.
+    """
     from hpo_cli.tracking.model import log_model
 
-    if log_models and getattr(ctx, "warm", None) is not None:
+    if getattr(ctx, "warm", None) is not None:
         ctx.warm.join()  # it imports what this needs; one thread importing at a time
     tags = ctx.client.get_run(run_id).data.tags
-    if trial is not None and tags.get(MODEL_TRIAL_TAG) == str(trial) and (tags.get(MODEL_URI_TAG) or not log_models):
+    if _logged(tags, trial, True):
+        return
+    model_tags = {k: v for k in ("hpo.model", "hpo.estimator", "hpo.study_name") if (v := tags.get(k))}
+    uri = log_model(run_id, payload, params=params, tags={**model_tags, MODEL_TRIAL_TAG: str(trial)})
+    ctx.client.set_tag(run_id, MODEL_URI_TAG, uri)
+
+
+def op_diagnostics(ctx: Any, run_id: str, on_test: bool, diagnostics: list[str], log_models: bool,
+                   trial: int | None) -> None:
+    """Upload the best model's diagnostics' files, then mark its trial as logged (``hpo.model_trial``)."""
+    if _logged(ctx.client.get_run(run_id).data.tags, trial, log_models):
         return  # --resume kept the same best: logged already
-    if log_models:
-        model_tags = {k: v for k in ("hpo.model", "hpo.estimator", "hpo.study_name") if (v := tags.get(k))}
-        uri = log_model(run_id, estimator, X, params=params, tags={**model_tags, MODEL_TRIAL_TAG: str(trial)})
-        ctx.client.set_tag(run_id, MODEL_URI_TAG, uri)
     ctx.client.set_tag(run_id, "hpo.diagnostics_on", "test" if on_test else "train")
     for path in diagnostics:
         if Path(path).is_file():

@@ -10,8 +10,8 @@ starts) and adds it to the observers, which hear the ``core.results.RunObserver`
   parent whose id the study keeps (``--resume``, extra workers) or creates one, and lists its children once;
 - ``trial_finished(record)`` queues the trial's child run unless it already has one (trials re-sent on
   ``--resume`` are skipped) or ``tracking.mlflow.max_child_runs`` leaves it out (``names.ChildCap``);
-- ``best_refitted(FittedBest)`` draws the refitted best model's diagnostics and queues the model (flavour,
-  signature, input example) with them for the parent;
+- ``best_refitted(FittedBest)`` serialises the refitted best model and queues it (signature, input
+  example) for the parent, then draws its diagnostics and queues them;
 - ``model_finished(result)`` logs the past trials still without a child, the best and test scores, and
   closes the parent;
 - ``run_finished(result)`` logs the run folder's files and plots on every parent, waits for every write
@@ -38,7 +38,6 @@ Guarantees and choices:
 from __future__ import annotations
 
 import logging
-import pickle
 import shutil
 import tempfile
 from pathlib import Path
@@ -52,6 +51,7 @@ from hpo_cli.spec.models import Spec
 from hpo_cli.tracking import names as ml
 from hpo_cli.tracking.channel import Channel, Lost, clock, trace
 from hpo_cli.tracking.drain import DrainProgress, stall_seconds
+from hpo_cli.tracking.model import warm_search_imports
 from hpo_cli.tracking.notes import describe_parents, experiment_note
 from hpo_cli.tracking.runtree import ModelRuns, Partial, RunTree
 from hpo_cli.tracking.setup import resolve_tracking_uri, tracking_enabled
@@ -66,8 +66,7 @@ def open_tracker(spec: Spec, options: TuneOptions, run_dir: Path, channel: Chann
     """Check the tracking store is usable and return the tracker; InputError (exit 2) before anything runs.
 
     ``channel``: the writer process ``tune`` started early (its imports done meanwhile), else a new one;
-    whoever started it ends it when this raises.
-    """
+    whoever started it ends it when this raises."""
     from hpo_cli.tracking.setup import check_uri, probe, unusable
 
     uri, source, where = check_uri(spec, options)
@@ -106,6 +105,7 @@ class Tracker(RunObserver):
         self._run_done = False
         self._closed = False
         self._scratch: Path | None = None  # the diagnostics' files until the writer has logged them
+        self._warm = warm_search_imports(spec.tracking.mlflow.log_models != "none")  # while we wait to connect
         self.channel = channel or Channel()
         self.channel.open(uri, spec.tracking.mlflow.experiment or spec.name, self._on_error)
 
@@ -171,8 +171,7 @@ class Tracker(RunObserver):
         """Find or create the model's parent run (id kept in the study) and learn which trials are logged.
 
         Synchronous on purpose: the trials of this study must not start before their parent is known.
-        The store is still only touched by the writer process (after what it has queued).
-        """
+        The store is still only touched by the writer process (after what it has queued)."""
         self._bind_safely(self.tree.model(model, getattr(study, "study_name", None)), study)
 
     def _bind_safely(self, runs: ModelRuns, study: Any) -> None:
@@ -242,34 +241,35 @@ class Tracker(RunObserver):
         self._send("status", runs.parent_id, status)
 
     def best_refitted(self, fitted: FittedBest) -> None:
-        """Draw the best model's diagnostics here, and queue it (flavour, signature, input example) with them.
+        """Serialise the best model and draw its diagnostics here (scikit-learn is loaded), queue both.
 
         ``fitted.X, fitted.y``: the held-out test set when the spec has ``test_size`` (``on_test``), else the
-        training data; only the input example's rows travel. The estimator must not be mutated after: it
-        is pickled now, logged later.
-        """
-        from hpo_cli.tracking.model import best_params, head, write_diagnostics
+        training data; only the input example's rows travel."""
+        from hpo_cli.tracking.model import best_params, serialise, write_diagnostics
 
         runs = self.tree.model(fitted.model)
         if self.failed or not runs.parent_id:
             return
-        example = head(fitted.X)
-        try:
-            pickle.dumps((fitted.estimator, example))  # it travels to the writer process
+        log_models = self.spec.tracking.mlflow.log_models != "none"
+        try:  # serialised here (the writer never imports scikit-learn), logged while the diagnostics are drawn
+            since, params = clock(), {str(k): ml.param_value(v) for k, v in best_params(fitted.estimator).items()}
+            if log_models:  # pickled by _send, here: a model that cannot travel fails here
+                self._send("best_model", runs.parent_id, serialise(fitted.estimator, fitted.X, self._warm),
+                           fitted.trial, params, critical=False)
+            trace("search", "serialise", since)
         except Exception as exc:
-            self._warn(f"MLflow: the best model of {fitted.model} cannot be pickled, not logged: {exc}")
+            self._warn(f"MLflow: the best model of {fitted.model} cannot be serialised, not logged: {exc}")
             return
         self._scratch, since = self._scratch or Path(tempfile.mkdtemp(prefix="hpo-mlflow-")), clock()
         try:
             files = write_diagnostics(self._scratch / fitted.model, fitted.estimator, fitted.X, fitted.y,
-                                      fitted.task, fitted.on_test)
+                                      fitted.task, fitted.on_test, self._warm)
             trace("search", "diagnostics", since)
         except Exception as exc:  # the model is still logged
             files = []
             self._warn(f"MLflow: the diagnostics of {fitted.model} could not be drawn: {type(exc).__name__}: {exc}")
-        params = {str(k): ml.param_value(v) for k, v in best_params(fitted.estimator).items()}
-        self._send("best_model", runs.parent_id, fitted.estimator, example, fitted.on_test, [str(f) for f in files],
-                   self.spec.tracking.mlflow.log_models != "none", fitted.trial, params, critical=False)
+        self._send("diagnostics", runs.parent_id, fitted.on_test, [str(f) for f in files], log_models, fitted.trial,
+                   critical=False)
 
     def log_artifacts(self, model: str, paths: list[Path], artifact_path: str | None = None) -> None:
         """Queue files for the model's parent run (missing ones are skipped)."""

@@ -11,14 +11,14 @@ once per distinct setting.
 - ``hpo_tpe``     hpo's method ``tpe`` before issue 10's distinct points: multivariate, random start-up
                   max(10, 2 × dims) but at most half the budget (``search.samplers.startup_trials``).
 - ``tpe``         hpo's method ``tpe`` now: ``hpo_tpe`` that on a finite space proposes no point twice
-                  (``search.distinct``); the same as ``hpo_tpe`` on a space with a continuous float.
+                  (``search.distinct``: a repeated proposal becomes a seeded draw among the unseen
+                  points); the same sampler as ``hpo_tpe`` on a space with a continuous float.
 - ``tpe_default`` ``optuna.samplers.TPESampler(seed=seed)``: Optuna 5's defaults.
 - ``tpe_indep``   independent (univariate) TPE, Optuna 4's default.
 - ``tpe_s5``      multivariate TPE, start-up max(5, budget // 5).
 - ``tpe_s10``     multivariate TPE, start-up max(5, budget // 10).
 - ``tpe_ends``    multivariate TPE, start-up max(5, budget // 10), ``consider_endpoints=True``.
-- ``tpe_r0``      ``tpe`` whose repeated proposal goes straight to a draw among the unseen points (``tpe``
-                  asks TPE up to 5 more times first).
+- ``tpe_r5``      ``tpe`` that asks TPE up to 5 more times before its draw among the unseen points.
 - ``tpe_g25``     ``tpe`` with hyperopt's gamma: the best ceil(25 %) of the trials (at most 25) form the good
                   density, not ceil(10 %): below 20 trials Optuna's gamma models one best trial.
 - ``tpe_g25_c64`` ``tpe_g25`` with 64 EI candidates instead of 24.
@@ -147,7 +147,7 @@ SAMPLERS: dict[str, tuple[Callable[[Any, int, int], Any], Callable[[int], Any]]]
     "tpe_s10": (_tpe(lambda b: max(5, b // 10), multivariate=True), lambda b: max(5, b // 10)),
     "tpe_ends": (_tpe(lambda b: max(5, b // 10), multivariate=True, consider_endpoints=True),
                  lambda b: max(5, b // 10)),
-    "tpe_r0": (_hpo_tpe_with(retries=0), lambda b: min(10, b // 2)),
+    "tpe_r5": (_hpo_tpe_with(retries=5), lambda b: min(10, b // 2)),
     "tpe_g25": (_hpo_tpe_with(gamma=_gamma25), lambda b: min(10, b // 2)),
     "tpe_g25_c64": (_hpo_tpe_with(gamma=_gamma25, n_ei_candidates=64), lambda b: min(10, b // 2)),
     "random": (_hpo("random"), lambda b: 0),

@@ -11,7 +11,8 @@ compared run interleaved (A B A B ...), so that a change of the machine's load h
   on the idle machine (target <= 2.2; issue 9 measured ~15x before threads were limited);
 - ``ceiling``: what two cores give two processes at all: one plain Python process running 2K scikit-learn
   ``cross_val_score`` calls of the ``gb`` estimator, over two such processes running K each at the same
-  time (imports excluded). No hpo in it: the search phase of ``gb`` cannot beat it.
+  time (imports excluded). No hpo in it: the search phase of ``gb`` cannot beat it. Its "mean fit" is the
+  loop's time per fold, scoring included.
 
 The targets are about search capacity, so the searches are long enough to amortise start-up (``gb``: 80
 trials, ~45 s for one worker on an idle two-core machine) and only the learning rate varies: every trial

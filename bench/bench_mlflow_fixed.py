@@ -132,27 +132,30 @@ def markdown(table: list[list[Any]]) -> str:
                "ratio (median wall)", "median CPU s", "added CPU s (median)", "search waited s (median)"]
     text = tabulate(table, headers=headers, tablefmt="github")
     if TIMELINE:
-        text += "\n\nTimeline of the median existing-store run (HPO_TRACE; child runs summed into one line):\n\n"
+        text += "\n\nTimeline of the median existing-store run (HPO_TRACE; child runs, trials summed):\n\n"
         text += tabulate(_timeline_rows(TIMELINE), headers=["process", "step", "started at s", "wall s", "CPU s"],
                          tablefmt="github")
     return text
 
 
 def _timeline_rows(timeline: list[list[Any]]) -> list[list[Any]]:
-    """The trace with the child runs (one per trial) summed into one line at the first one's start."""
+    """The trace with the child runs (one per trial) and the search's trials each summed into one line at the
+    first one's start."""
     out: list[list[Any]] = []
-    children: list[Any] | None = None
+    groups: dict[tuple[str, str], list[Any]] = {}
     for who, what, at, wall, cpu in timeline:
-        if what == "child":
-            if children is None:
-                children = [who, "child (x0)", at, 0.0, 0.0, 0]
-                out.append(children)
-            children[5] += 1
-            children[1] = f"child (x{children[5]})"
-            children[3] = round(children[3] + wall, 3)
-            children[4] = round(children[4] + cpu, 3)
-        else:
+        kind = "child" if what == "child" else "trial" if what.startswith("trial ") else None
+        if kind is None:
             out.append([who, what, at, wall, cpu])
+            continue
+        group = groups.get((who, kind))
+        if group is None:
+            group = groups[(who, kind)] = [who, kind, at, 0.0, 0.0, 0]
+            out.append(group)
+        group[5] += 1
+        group[1] = f"{kind} (x{group[5]})"
+        group[3] = round(group[3] + wall, 3)
+        group[4] = round(group[4] + cpu, 3)
     return [row[:5] for row in out]
 
 

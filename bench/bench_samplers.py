@@ -8,14 +8,22 @@ at every smaller one from its first trials (sequential Optuna samplers do not kn
 20 trials of a 100-trial search are the 20-trial search); one whose start-up depends on the budget runs
 once per distinct setting.
 
-- ``hpo_tpe``     hpo's method ``tpe`` before ``auto``: multivariate, random start-up max(10, 2 × dims) but
-                  at most half the budget (``search.samplers.startup_trials``).
+- ``hpo_tpe``     hpo's method ``tpe`` before issue 10's distinct points: multivariate, random start-up
+                  max(10, 2 × dims) but at most half the budget (``search.samplers.startup_trials``).
+- ``tpe``         hpo's method ``tpe`` now: ``hpo_tpe`` that on a finite space proposes no point twice
+                  (``search.distinct``: a repeated proposal becomes a seeded draw among the unseen
+                  points); the same sampler as ``hpo_tpe`` on a space with a continuous float.
 - ``tpe_default`` ``optuna.samplers.TPESampler(seed=seed)``: Optuna 5's defaults.
 - ``tpe_indep``   independent (univariate) TPE, Optuna 4's default.
 - ``tpe_s5``      multivariate TPE, start-up max(5, budget // 5).
 - ``tpe_s10``     multivariate TPE, start-up max(5, budget // 10).
 - ``tpe_ends``    multivariate TPE, start-up max(5, budget // 10), ``consider_endpoints=True``.
-- ``random``      ``RandomSampler`` (hpo's method ``random``).
+- ``tpe_r5``      ``tpe`` that asks TPE up to 5 more times before its draw among the unseen points.
+- ``tpe_g25``     ``tpe`` with hyperopt's gamma: the best ceil(25 %) of the trials (at most 25) form the good
+                  density, not ceil(10 %): below 20 trials Optuna's gamma models one best trial.
+- ``tpe_g25_c64`` ``tpe_g25`` with 64 EI candidates instead of 24.
+- ``random``      ``RandomSampler`` (hpo's method ``random``): the comparator.
+- ``random_distinct`` random search without repeats on a finite space (``search.distinct`` around it).
 - ``qmc``         scrambled Sobol ``QMCSampler`` (numeric spaces only, as hpo's method ``qmc``).
 - ``cmaes``       hpo's method ``cmaes`` (``CmaEsSampler``, start-up min(10, budget // 5); numeric spaces
                   only; needs the ``cmaes`` package).
@@ -24,7 +32,7 @@ once per distinct setting.
 ``constant_liar`` only matters with concurrent workers (it treats running trials as bad); a sequential
 search has none, so it is not a variant here. GP (``GPSampler``) needs PyTorch, which hpo does not depend on.
 
-    .venv/bin/python bench/bench_samplers.py [SEEDS] [BUDGETS] [LOG.jsonl] [SAMPLERS] [PROBLEMS]
+    .venv/bin/python bench/bench_samplers.py [SEEDS|FIRST:END] [BUDGETS] [LOG.jsonl] [SAMPLERS] [PROBLEMS]
     .venv/bin/python bench/bench_samplers.py --table LOG.jsonl...      # Markdown from logged rows
 """
 
@@ -96,6 +104,33 @@ def _hpo_tpe_before_auto(model: Any, seed: int, budget: int) -> Any:
                                       n_startup_trials=startup, constant_liar=False, warn_independent_sampling=False)
 
 
+def _gamma25(n: int) -> int:
+    return min(-(-n // 4), 25)
+
+
+def _hpo_tpe_with(retries: int = 5, **options: Any) -> Callable[[Any, int, int], Any]:
+    """hpo's ``tpe`` (with its distinct points) with other TPE options."""
+    def make(model: Any, seed: int, budget: int) -> Any:
+        import optuna
+
+        from hpo_cli.problem import space
+        from hpo_cli.search import distinct, samplers
+
+        tpe = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=space.is_conditional(model),
+                                         n_startup_trials=samplers.startup_trials(model, budget), **options)
+        return distinct.distinct(tpe, model, seed, retries) if distinct.applies(model) else tpe
+    return make
+
+
+def _random_distinct(model: Any, seed: int, budget: int) -> Any:
+    import optuna
+
+    from hpo_cli.search import distinct
+
+    sampler = optuna.samplers.RandomSampler(seed=seed)
+    return distinct.distinct(sampler, model, seed) if distinct.applies(model) else sampler
+
+
 def _auto(model: Any, seed: int, budget: int) -> Any:
     from hpo_cli.search import samplers
 
@@ -105,23 +140,30 @@ def _auto(model: Any, seed: int, budget: int) -> Any:
 #: name -> (factory(model, seed, budget), key(budget): runs whose keys are equal share one search).
 SAMPLERS: dict[str, tuple[Callable[[Any, int, int], Any], Callable[[int], Any]]] = {
     "hpo_tpe": (_hpo_tpe_before_auto, lambda b: min(10, b // 2)),
+    "tpe": (_hpo("tpe"), lambda b: min(10, b // 2)),
     "tpe_default": (lambda model, seed, budget: __import__("optuna").samplers.TPESampler(seed=seed), lambda b: 0),
     "tpe_indep": (_tpe(lambda b: 10, multivariate=False), lambda b: 0),
     "tpe_s5": (_tpe(lambda b: max(5, b // 5), multivariate=True), lambda b: max(5, b // 5)),
     "tpe_s10": (_tpe(lambda b: max(5, b // 10), multivariate=True), lambda b: max(5, b // 10)),
     "tpe_ends": (_tpe(lambda b: max(5, b // 10), multivariate=True, consider_endpoints=True),
                  lambda b: max(5, b // 10)),
+    "tpe_r5": (_hpo_tpe_with(retries=5), lambda b: min(10, b // 2)),
+    "tpe_g25": (_hpo_tpe_with(gamma=_gamma25), lambda b: min(10, b // 2)),
+    "tpe_g25_c64": (_hpo_tpe_with(gamma=_gamma25, n_ei_candidates=64), lambda b: min(10, b // 2)),
     "random": (_hpo("random"), lambda b: 0),
+    "random_distinct": (_random_distinct, lambda b: 0),
     "qmc": (_hpo("qmc"), lambda b: 0),
     "cmaes": (_hpo("cmaes"), lambda b: min(10, max(1, b // 5))),
     "auto": (_auto, lambda b: b),
 }
 
 
-def search(problem: tuple, sampler: str, seed: int, trials: int, folder: Path) -> list[float | None]:
-    """Each trial's CV mean, in trial order (None for a failed trial), of one search with ``sampler``."""
+def search(problem: tuple, sampler: str, seed: int, trials: int,
+           folder: Path) -> tuple[list[float | None], list[str]]:
+    """Each trial's CV mean (None for a failed trial) and parameters' key, in trial order, of one search."""
     import optuna
 
+    from hpo_cli.problem import space as space_mod
     from hpo_cli.problem.data import load_dataset
     from hpo_cli.search import loop
     from hpo_cli.search.observers import Observers
@@ -149,14 +191,15 @@ def search(problem: tuple, sampler: str, seed: int, trials: int, folder: Path) -
                                           events=Observers([], []), stop=stop)
     finally:
         loop.samplers.make_sampler = original
-    return [t.mean_test_score if t.state == "COMPLETE" else None for t in result.trials]
+    return ([t.mean_test_score if t.state == "COMPLETE" else None for t in result.trials],
+            [space_mod.point_key(t.params) for t in result.trials])
 
 
 def numeric(problem: tuple) -> bool:
     return all(isinstance(v, dict) and v.get("type") in ("float", "int") for v in problem[4].values())
 
 
-def rows(seeds: int = 5, budgets: tuple[int, ...] = (20, 50, 100), log: Path | None = None,
+def rows(seeds: int | range = 5, budgets: tuple[int, ...] = (20, 50, 100), log: Path | None = None,
          names: list[str] | None = None, problems: list[str] | None = None) -> list[dict[str, Any]]:
     """One row per problem × budget × seed × sampler: the best CV mean reached within the budget."""
     import optuna
@@ -174,13 +217,16 @@ def rows(seeds: int = 5, budgets: tuple[int, ...] = (20, 50, 100), log: Path | N
                 groups: dict[Any, list[int]] = {}
                 for b in budgets:
                     groups.setdefault(key(b), []).append(b)
-                for seed in range(seeds):
+                for seed in seeds if isinstance(seeds, range) else range(seeds):
                     for group in groups.values():
-                        scores = search(problem, sampler, seed, max(group), Path(tmp))
+                        scores, keys = search(problem, sampler, seed, max(group), Path(tmp))
+                        if len(scores) < max(group):  # SIGTERM/Ctrl-C stop hpo's search, not this loop
+                            raise SystemExit(f"{problem[0]} {sampler} seed {seed}: stopped after {len(scores)} "
+                                             f"of {max(group)} trials; nothing logged for it")
                         for b in group:
                             best = max(s for s in scores[:b] if s is not None)
                             out.append({"problem": problem[0], "budget": b, "seed": seed, "sampler": sampler,
-                                        "best": best})
+                                        "best": best, "repeats": b - len(set(keys[:b]))})
                             if log is not None:
                                 with log.open("a") as fh:
                                     fh.write(json.dumps(out[-1]) + "\n")
@@ -215,8 +261,9 @@ def markdown(table: list[dict[str, Any]]) -> str:
         cells = [budget]
         for sampler in names:
             every, num = share(table, sampler, budget), share(table, sampler, budget, numeric_problems)
-            cells.append(f"{sum(every) / len(every):.0%} ({sum(num) / len(num):.0%})" if every and
-                         sampler not in NUMERIC_ONLY else (f"({sum(num) / len(num):.0%})" if num else ""))
+            numbers = f" ({sum(num) / len(num):.0%})" if num else ""
+            cells.append(f"{sum(every) / len(every):.0%}{numbers}" if every and sampler not in NUMERIC_ONLY
+                         else numbers.strip())
         agg.append(cells)
     return "\n".join([
         "Mean best CV score over the seeds:", "",
@@ -235,11 +282,12 @@ if __name__ == "__main__":
         logged = [json.loads(line) for f in sys.argv[2:] for line in Path(f).read_text().splitlines() if line]
         print(markdown(logged))
         sys.exit(0)
-    n_seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    first, _, last = sys.argv[1].rpartition(":") if len(sys.argv) > 1 else ("", "", "5")
+    n_seeds: int | range = range(int(first), int(last)) if first else int(last)  # "N" or "FIRST:END"
     budget_list = tuple(int(b) for b in sys.argv[2].split(",")) if len(sys.argv) > 2 else (20, 50, 100)
     log_path = Path(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[3] != "-" else None
     sampler_names = sys.argv[4].split(",") if len(sys.argv) > 4 else None
     problem_names = sys.argv[5].split(",") if len(sys.argv) > 5 else None
     start = time.perf_counter()
     print(markdown(rows(n_seeds, budget_list, log_path, sampler_names, problem_names)))
-    print(f"\n{n_seeds} seeds, 3-fold CV; wall time {time.perf_counter() - start:.0f} s")
+    print(f"\nseeds {n_seeds}, 3-fold CV; wall time {time.perf_counter() - start:.0f} s")

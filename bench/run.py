@@ -559,7 +559,7 @@ def bench_tpe(seeds: int, trials: int, folds: int) -> Section:
 # --- other engineers' benchmarks ------------------------------------------------------------------------
 
 
-def bench_script(name: str, trials: int = 50, reps: int = 5) -> Section:
+def bench_script(name: str, trials: int | None = 50, reps: int = 5) -> Section:
     """Run another engineer's bench/<name>.py: through its ``rows()``/``markdown()`` functions when it has
     them (one interpreter, its table inline), else as a script whose output is its table."""
     path = ROOT / "bench" / f"{name}.py"
@@ -646,7 +646,7 @@ def main(argv: list[str] | None = None) -> int:
         "mlflow_fixed": lambda: bench_script("bench_mlflow_fixed", reps=3 if args.quick else 5),
         "report": lambda: bench_script("bench_report"),
         "soak": lambda: bench_script("bench_soak", 300 if args.quick else 2000),
-        "workers": lambda: bench_script("bench_workers", 8 if args.quick else 60, reps=1 if args.quick else 3),
+        "workers": lambda: bench_script("bench_workers", 8 if args.quick else None, reps=1 if args.quick else 3),
         "pruning": lambda: bench_script("bench_pruning", 20 if args.quick else 30),
     }
     header = f"# hpo benchmarks\n\n{environment()}\n"

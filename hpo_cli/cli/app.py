@@ -145,14 +145,18 @@ def tune(
         storage=storage, join=join, resume=resume, fresh=fresh,
         mlflow=not no_mlflow, tracking_uri=tracking_uri, data=data, quiet=quiet,
     )
-    from hpo_cli.tracking.channel import start_writer
+    from hpo_cli.tune.early import start_helpers
 
-    writer = start_writer(options.mlflow)  # first: MLflow's imports in the writer overlap the search stack's
-    from hpo_cli.cli.progress import progress_observer
-    from hpo_cli.tune.run import run_tune
+    writer, template = start_helpers(options)  # first: their imports overlap the search stack's
+    try:
+        from hpo_cli.cli.progress import progress_observer
+        from hpo_cli.tune.run import run_tune
 
-    with progress_observer(quiet=quiet, console=err) as observer:
-        result = run_tune(options, observers=[observer], writer=writer)
+        with progress_observer(quiet=quiet, console=err) as observer:
+            result = run_tune(options, observers=[observer], writer=writer, template=template)
+    finally:
+        if template is not None:
+            template.close()  # run_tune closed it already, unless an import above failed
     if not quiet:
         from hpo_cli.cli.progress import render_run_summary
 

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from hpo_cli.core.results import COMPLETE, FAIL, FittedBest, ModelResult, confirmed_winner
+from hpo_cli.core.trace import clock, trace
 from hpo_cli.core.values import to_typed_json
 from hpo_cli.problem import space
 from hpo_cli.problem.data import Dataset
@@ -107,8 +108,10 @@ def search_model(spec: Spec, prep: Prepared, storage: Any, *, resume: bool, even
                 break
             seen.add(space.point_key(point))
             sampler.point = space.encode_params(model, point)
+        since = clock()
         trial = ask()
         record = run_trial(study, trial, spec, prep, stop)
+        trace("search", f"trial {trial.number}", since)
         if record is None:
             stop_reason = "interrupted"
             break

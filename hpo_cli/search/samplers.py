@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hpo_cli.problem import space
+from hpo_cli.search import distinct
 from hpo_cli.search.evaluate import mean_std
 from hpo_cli.spec.models import CategoricalParam, ModelSpec
 from hpo_cli.spec.pruning import PrunerSpec
@@ -132,11 +133,12 @@ def make_sampler(model: ModelSpec, method: str, seed: int, budget: int,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ExperimentalWarning for multivariate/group/qmc
         if method == "tpe":
-            return optuna.samplers.TPESampler(
+            tpe = optuna.samplers.TPESampler(
                 seed=seed, multivariate=True, group=space.is_conditional(model),
                 n_startup_trials=startup_trials(model, budget), constant_liar=concurrent,
                 warn_independent_sampling=False,
             )
+            return distinct.distinct(tpe, model, seed) if distinct.applies(model) else tpe
         if method == "qmc":
             return optuna.samplers.QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False)
         if method == "cmaes":

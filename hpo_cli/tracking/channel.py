@@ -23,27 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hpo_cli.core.trace import clock, trace
 from hpo_cli.problem.threads import thread_env
-
-TRACE_ENV = "HPO_TRACE"
-
-
-def clock() -> tuple[float, float]:
-    """``(epoch seconds, this thread's CPU seconds)``: a step's start, for ``trace``."""
-    return time.time(), time.thread_time()
-
-
-def trace(who: str, what: str, since: tuple[float, float]) -> None:
-    """With ``HPO_TRACE`` set, one line on stderr: ``hpo-trace WHO START_EPOCH_S WHAT WALL_S CPU_S``.
-
-    Where tracking's wall time goes (bench/bench_mlflow_fixed.py reads it): the writer's imports and
-    requests, and how long the search waited for the writer (``search wait …``). CPU is the thread's
-    (``time.thread_time``), the figure a loaded machine distorts least.
-    """
-    if os.environ.get(TRACE_ENV):
-        wall, cpu = time.time() - since[0], time.thread_time() - since[1]
-        line = f"hpo-trace {who} {since[0]:.3f} {what} {wall:.3f} {cpu:.3f}\n"
-        os.write(2, line.encode())  # one write: the writer's lines share stderr with the search's
 
 
 def start_writer(mlflow: bool) -> Channel | None:

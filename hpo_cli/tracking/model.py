@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from hpo_cli.tracking.channel import clock, trace
+from hpo_cli.core.trace import clock, trace
 
 INPUT_EXAMPLE_ROWS = 5
 

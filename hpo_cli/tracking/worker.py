@@ -29,8 +29,10 @@ import threading
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from hpo_cli.tracking import channel, publish
+from hpo_cli.core.trace import clock
+from hpo_cli.core.trace import trace as trace_step
 from hpo_cli.tracking import names as ml
+from hpo_cli.tracking import publish
 
 
 class Context:
@@ -43,7 +45,7 @@ class Context:
 
 
 def trace(what: str, since: tuple[float, float]) -> None:
-    channel.trace("writer", what, since)
+    trace_step("writer", what, since)
 
 
 def connect(uri: str, experiment: str, env: dict[str, str]) -> tuple[Context, str]:
@@ -152,11 +154,11 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
     """The process's main loop; the first reply answers the connection (job id 0). EOF ends it."""
     for sig in (signal.SIGINT, signal.SIGTERM):  # the search handles both, then closes us (EOF)
         signal.signal(sig, signal.SIG_IGN)
-    started = channel.clock()
+    started = clock()
     publish.preload_client()
     trace("preload mlflow", started)
     first = _first_message(requests) if _ready(requests) else False  # None: closed before it was opened
-    started = channel.clock()
+    started = clock()
     publish.preload_store(first[0] if first else None)  # SQLite is the default: worth it while waiting
     trace("preload store", started)
     if first is False and _ready(requests):
@@ -171,7 +173,7 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
         pickle.dump((job_id, ok, value), replies, protocol=pickle.HIGHEST_PROTOCOL)
         replies.flush()
 
-    started = channel.clock()
+    started = clock()
     try:
         ctx, experiment_id = connect(*first, {})
     except Exception as exc:
@@ -194,7 +196,7 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
         if lost and op != "flush":
             reply(job_id, False, "skipped")
             continue
-        started = channel.clock()
+        started = clock()
         try:
             args = pickle.loads(payload)  # apart, so an unloadable estimator fails its job, not the stream
             reply(job_id, True, OPS[op](ctx, *args))
@@ -214,7 +216,7 @@ def main(argv: list[str]) -> None:
     """``python -m hpo_cli.tracking.worker REQ_FD REP_FD`` (started by ``Channel``; the URI comes by the pipe)."""
     requests = os.fdopen(int(argv[0]), "rb")
     replies = os.fdopen(int(argv[1]), "wb")
-    started = channel.clock()
+    started = clock()
     with contextlib.suppress(BrokenPipeError):  # the search is gone: nobody to answer
         serve(requests, replies)
     # What the writer did not need to import: the search process serialises the model and draws the plots.

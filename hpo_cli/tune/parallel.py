@@ -31,6 +31,7 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
+from hpo_cli.core import trace as tr
 from hpo_cli.core.errors import InputError, Location
 from hpo_cli.core.options import TuneOptions
 from hpo_cli.core.results import COMPLETE, FAIL, ModelResult
@@ -44,9 +45,13 @@ from hpo_cli.spec.models import Spec
 from hpo_cli.storage import attrs as st
 from hpo_cli.storage.heartbeat import fail_stale, heartbeat_enabled
 from hpo_cli.storage.identity import record_identity
-from hpo_cli.tune.template import ForkedWorker, WorkerTemplate
+from hpo_cli.tune.template import ForkedWorker, WorkerTemplate, queue_mode
 
-POLL = 0.25  # seconds between looks at the storage (each takes the journal's lock the workers write under)
+__all__ = ["Coordinator", "poll_pause", "queue_mode"]
+
+# Seconds between looks at the storage (each takes the journal's lock the workers write under) for progress,
+# budgets and dead workers; a worker's exit (it found the queue empty: the model's end) wakes it at once.
+POLL = 0.5
 POLL_SHARE = 0.2  # at most this share of the time spent looking (a look costs O(queue) on a database)
 STOP_WAIT = 60.0  # seconds workers get to finish their fold after Ctrl-C before they are killed
 
@@ -61,11 +66,6 @@ def poll_pause(took: float) -> float:
     ``POLL_SHARE`` of the time), which delays the progress events and a timeout's stop as much, never a trial.
     """
     return max(POLL, took * (1 - POLL_SHARE) / POLL_SHARE)
-
-
-def queue_mode(options: TuneOptions, spec: Spec) -> bool:
-    """Workers and a queue: several workers, a joining process, or a storage other processes may share."""
-    return options.workers > 1 or options.join or bool(options.storage or spec.storage)
 
 
 class Coordinator:
@@ -205,7 +205,9 @@ class Coordinator:
         n_failed = sum(t.state == TrialState.FAIL for t in counted)
         started = time.perf_counter()
         reason = ""
+        since, polls = tr.clock(), 0
         while True:
+            polls += 1
             looked = time.perf_counter()
             self._check_workers()
             trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
@@ -241,10 +243,13 @@ class Coordinator:
             if self.failure and not self._live():
                 reason = "workers failed"
                 break
-            time.sleep(poll_pause(time.perf_counter() - looked))
+            self.template.wait(poll_pause(time.perf_counter() - looked))
+        tr.trace("search", f"follow {model.name} ({polls} polls)", since)  # the coordinator's CPU while workers run
         if reason and reason != "interrupted" and self._owns_storage():
             queue.cancel_waiting(study)  # nobody will run them; a later --resume queues afresh
+        since = tr.clock()
         result = stored_result(self.spec, model, study)
+        tr.trace("search", f"read back {model.name}", since)
         result.stop_reason = reason or ("grid exhausted" if prep.grid is not None and prep.budget >= len(prep.grid)
                                         else "budget")
         result.wall_time = time.perf_counter() - started

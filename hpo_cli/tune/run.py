@@ -18,6 +18,7 @@ from typing import Any
 from hpo_cli.core.errors import Interrupted, resume_command
 from hpo_cli.core.options import TuneOptions
 from hpo_cli.core.results import ModelResult, RunObserver, RunResult
+from hpo_cli.core.trace import clock, trace
 from hpo_cli.problem.data import load_dataset, split_seed
 from hpo_cli.problem.threads import threads_per_worker
 from hpo_cli.report.markdown import results_markdown
@@ -33,10 +34,11 @@ from hpo_cli.search.stopping import StopSignal
 from hpo_cli.spec.load import load_spec
 from hpo_cli.spec.models import Spec
 from hpo_cli.storage.backend import delete_study_if_exists, open_storage, storage_url
+from hpo_cli.tracking.setup import tracking_enabled
 from hpo_cli.tune.ownership import check_existing_studies, join_wait, wait_for_join
-from hpo_cli.tune.parallel import Coordinator, queue_mode
+from hpo_cli.tune.parallel import Coordinator
 from hpo_cli.tune.prepare import apply_overrides, check, check_output_dir, check_workers, task_of_models
-from hpo_cli.tune.template import WorkerTemplate
+from hpo_cli.tune.template import WorkerTemplate, queue_mode
 
 
 def failure_summary(result: ModelResult) -> str:
@@ -61,26 +63,40 @@ def _open_tracker(spec: Spec, options: TuneOptions, run_dir: Path, writer: Any) 
     return open_tracker(spec, options, run_dir, writer)  # an unusable store is bad input: exit 2, nothing written
 
 
-def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None, writer: Any = None) -> RunResult:
+def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None, writer: Any = None,
+             template: WorkerTemplate | None = None) -> RunResult:
     """Run every selected model's search and write the run folder; see the module docstring.
 
     ``writer``: the tracking writer process (``tracking.channel.start_writer``), which the CLI starts
-    before it imports this module, so that MLflow's imports overlap ours; started here when not given
-    (unless ``--no-mlflow``), before the spec is read. It touches no store until ``_open_tracker`` gives
-    it one, and is ended here when the run stops before (bad input) or tracking is off in the spec.
+    before it imports this module, so that MLflow's imports overlap ours (``tune.early``); started here
+    when not given and tracking is on. It touches no store until ``_open_tracker`` gives it one, and is
+    ended here when the run stops before (bad input) or, as soon as the spec is read, when tracking is off
+    in it (its imports would take a core from the workers' template and the checks).
+
+    ``template``: the workers' template process, which the CLI starts beside the writer when the command
+    line asks for workers (``tune.early``); started here when only the spec does. Ended here.
     """
     started_at = datetime.now(UTC)
-    if writer is None and options.mlflow:
-        from hpo_cli.tracking.channel import start_writer
-
-        writer = start_writer(options.mlflow)
-    template = None
     try:
+        since = clock()
         spec = apply_overrides(load_spec(options.spec, options.data), options)
+        trace("search", "load spec", since)
+        if writer is not None and not tracking_enabled(spec, options):
+            since = clock()
+            writer.abort()  # tracking is off: the writer never got a store, its imports would only take a core
+            writer = None
+            trace("search", "end writer: tracking off", since)
+        elif writer is None and tracking_enabled(spec, options):
+            from hpo_cli.tracking.channel import start_writer
+
+            writer = start_writer(options.mlflow)
         check_workers(spec, options)
         threads = threads_per_worker(options.workers, options.threads)
-        # The workers' template imports and loads the data meanwhile, on the other core (tune.worker_main).
-        template = WorkerTemplate(options, threads) if queue_mode(options, spec) else None
+        if template is None and queue_mode(options, spec):
+            since = clock()
+            # The workers' template imports and loads the data meanwhile, on the other core (tune.worker_main).
+            template = WorkerTemplate(options, threads)
+            trace("search", "start template", since)
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -96,6 +112,7 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None, w
 
 def _run(spec: Spec, options: TuneOptions, observers: list[RunObserver] | None, started_at: datetime,
          threads: int, template: WorkerTemplate | None, writer: Any) -> RunResult:
+    since = clock()
     warnings_out = check(spec, options.models)
     selected = [i for i, m in enumerate(spec.models) if not options.models or m.name in options.models]
     task = task_of_models(spec, selected)
@@ -104,12 +121,14 @@ def _run(spec: Spec, options: TuneOptions, observers: list[RunObserver] | None, 
     metric = metric_label(spec.models[selected[0]].metric, task)
     run_dir = spec.output_dir
     check_output_dir(spec, options, run_dir)
+    trace("search", "check and prepare", since)
     tracker = _open_tracker(spec, options, run_dir, writer)
     # Nothing was written up to here: bad input exits 2 with the run folder untouched.
     events = Observers([*(observers or []), tracker], warnings_out)
     names = {spec.models[i].name: study_name(spec, spec.models[i]) for i in selected}
     identities = {prep.model.name: model_identity(spec, prep.model, dataset) for prep in prepared}
     lock = RunFolderLock(run_dir)
+    since = clock()
     try:
         storage = open_storage(run_dir, options.storage or spec.storage)  # before the lock: a bad URL creates no folder
         lock.acquire()
@@ -124,6 +143,7 @@ def _run(spec: Spec, options: TuneOptions, observers: list[RunObserver] | None, 
         lock.release()
         events.close()
         raise
+    trace("search", "open storage", since)
     events.emit("run_started", dataset.sha256)
     info = RunInfo(spec, options, dataset, storage_url(run_dir, options.storage or spec.storage), started_at,
                    split_seed(spec))
@@ -163,7 +183,9 @@ def _run(spec: Spec, options: TuneOptions, observers: list[RunObserver] | None, 
             if template is not None:
                 coordinator = workers.enter_context(Coordinator(spec, options, prepared, storage, events, identities,
                                                                 threads, stop, warnings_out, template))
+                since = clock()
                 coordinator.prepare()
+                trace("search", "prepare studies", since)
                 coordinator.start()
                 searches = coordinator.results()
             else:
@@ -175,6 +197,7 @@ def _run(spec: Spec, options: TuneOptions, observers: list[RunObserver] | None, 
 
                 searches = one_by_one()
             for prep, (model_result, study) in zip(prepared, searches, strict=False):
+                since = clock()
                 if model_result.stop_reason != "interrupted" and not options.join:  # the first process ends a model
                     confirm_top(prep, model_result, study, warnings_out)  # before the refit: it may change the best
                     refit_best(prep, model_result, study, dataset, events, warnings_out)
@@ -184,14 +207,19 @@ def _run(spec: Spec, options: TuneOptions, observers: list[RunObserver] | None, 
                 if model_result.n_complete == 0 and model_result.trials and model_result.stop_reason != "interrupted":
                     result.failed_models.append(model_result.name)
                     warnings_out.append(failure_summary(model_result))
+                trace("search", f"end of {model_result.name}", since)
                 events.emit("model_finished", model_result)
                 if stop.is_set():
                     break
                 if prep is not prepared[-1]:  # the final write below covers the last model
                     write("running")
             interrupted = stop.is_set()
+            since = clock()
+        trace("search", "stop workers", since)
+        since = clock()
         result.exit_code = 1 if result.failed_models or (coordinator and coordinator.failure) else 0
         write("interrupted" if interrupted else ("failed" if result.failed_models else "finished"))
+        trace("search", "write run folder", since)
         events.emit("run_finished", result)
     except KeyboardInterrupt:  # Ctrl-C after the search: stop at once; --resume logs what tracking missed
         events.close(abort=True)

@@ -9,15 +9,25 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import select
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from hpo_cli.core.options import TuneOptions
 from hpo_cli.problem.threads import thread_env
 from hpo_cli.tune.worker_main import HEADER, TemplateOrders
+
+
+def queue_mode(options: TuneOptions, spec: Any = None) -> bool:
+    """Workers and a queue: several workers, a joining process, or a storage other processes may share.
+
+    Without the spec (``spec=None``: the CLI, before reading it) only what the command line says.
+    """
+    return options.workers > 1 or options.join or bool(options.storage or getattr(spec, "storage", None))
 
 
 class WorkerTemplate:
@@ -70,6 +80,16 @@ class WorkerTemplate:
             for line in lines:
                 what, n, value = line.decode().split()
                 (self.pids if what == "started" else self.codes)[int(n)] = int(value)
+
+    def wait(self, timeout: float) -> None:
+        """Sleep up to ``timeout`` seconds, less when the template says something (a worker started or exited):
+        a worker that ran out of trials wakes the coordinator at once instead of at its next look."""
+        if self._eof:
+            time.sleep(timeout)
+            return
+        with contextlib.suppress(OSError, ValueError):
+            select.select([self._out], [], [], timeout)
+        self.read()
 
     def exit_code(self, n: int) -> int | None:
         """Worker ``n``'s exit code; None while it runs (or is about to start)."""

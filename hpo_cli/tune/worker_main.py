@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hpo_cli.core.options import TuneOptions
+from hpo_cli.core.trace import clock, trace
 
 HEADER = 16  # the pickled orders' length, as zero-padded ASCII digits, precedes them on stdin
 
@@ -68,6 +69,8 @@ def prepare(orders: TemplateOrders) -> Prepared:
     """The spec, the data and each selected model prepared, as the coordinator did; no storage yet."""
     import optuna
 
+    import hpo_cli.search.worker
+    import hpo_cli.storage.backend  # noqa: F401 - imported once here, not in every forked worker
     from hpo_cli.problem.data import load_dataset
     from hpo_cli.search.plan import prepare_model
     from hpo_cli.spec.load import load_spec
@@ -91,7 +94,9 @@ def run_worker(ready: Prepared, orders: WorkerOrders) -> int:
     options = orders.options
     try:
         with StopSignal() as stop:
+            since = clock()
             storage = open_storage(ready.spec.output_dir, options.storage or ready.spec.storage)
+            trace(f"worker{orders.worker}", "open storage", since)
             work(ready.spec, ready.models, storage, worker=orders.worker, owner=orders.owner, stop=stop,
                  seed_offset=orders.seed_offset)
             return 130 if stop.is_set() else 0
@@ -147,16 +152,18 @@ def _fork_worker(ready: Prepared | BaseException, orders: WorkerOrders, proto: i
 def serve(orders: TemplateOrders, proto: int) -> None:
     """Prepare, then fork a worker per order line until stdin closes; report pids and exit codes on ``proto``."""
     ready: Prepared | BaseException
+    since = clock()
     try:
         ready = prepare(orders)
     except Exception as exc:  # reported by the first worker asked for (see the module docstring)
         ready = exc
+    trace("template", "prepare", since)
     children: dict[int, int] = {}  # pid -> worker number
     selector = selectors.DefaultSelector()
     selector.register(0, selectors.EVENT_READ)
     pending = b""
     while True:
-        if selector.select(timeout=0.05 if children else 1.0):
+        if selector.select(timeout=0.02 if children else 1.0):  # a worker's exit is told within 20 ms
             data = os.read(0, 4096)
             if not data:  # the coordinator closed the pipe (done) or is gone: the workers stop after their trial
                 return

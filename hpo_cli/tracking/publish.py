@@ -60,9 +60,10 @@ def preload_store(uri: str | None) -> None:
 def warm_imports(trace: Callable[[str, tuple[float, float]], None] | None = None) -> threading.Thread:
     """Import what logging a model needs, on a thread, while the search runs.
 
-    Measured (bench/bench_mlflow_fixed.py): these imports, and MLflow's one scan of the installed
-    packages when it checks a model's requirements, were most of tracking's fixed cost, spent after the
-    search in series with it. Not scikit-learn nor skops: the search process serialises the model
+    Measured (bench/bench_mlflow_fixed.py): these imports were most of tracking's fixed cost, spent after
+    the search in series with it (MLflow's scan of the installed packages, which its requirement checks
+    did, is no longer needed: ``model`` pins the requirements from package metadata).
+    Not scikit-learn nor skops: the search process serialises the model
     (``model.serialise``), so the writer never imports them (~1.8 s of CPU, measured) unless a bare
     XGBoost model arrives. ``op_best_model`` waits for the thread (no two threads import at once).
     The thread keeps the writer's start-up priority: these ~2 s of CPU are bounded and the end of the run
@@ -81,14 +82,8 @@ def warm_imports(trace: Callable[[str, tuple[float, float]], None] | None = None
         import mlflow.pyfunc  # noqa: F401
         import mlflow.sklearn  # noqa: F401
 
-    def packages() -> None:  # MLflow's map of installed packages (private: may move)
-        from mlflow.utils.requirements_utils import _init_packages_to_modules_map
-
-        _init_packages_to_modules_map()  # scans every installed distribution once: ~70% of log_model
-
     def work() -> None:
         step("mlflow.sklearn", flavour)
-        step("packages", packages)
 
     thread = threading.Thread(target=work, name="hpo-mlflow-warm", daemon=True)
     thread.start()

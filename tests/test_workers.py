@@ -41,7 +41,7 @@ def grid_spec(write_spec, name: str = "wgrid") -> Path:
     }, name=name)
 
 
-@pytest.mark.parametrize("workers", [2])  # 4 workers: the PostgreSQL test (test_cluster.py)
+@pytest.mark.parametrize("workers", [2, 4])  # the same on PostgreSQL: test_cluster.py
 def test_a_40_point_grid_runs_each_point_exactly_once(workers, write_spec, tune, read_trials, tmp_path) -> None:
     """Also across a resume: the first run's 10 points are not queued again."""
     spec = grid_spec(write_spec)
@@ -58,7 +58,8 @@ def test_a_40_point_grid_runs_each_point_exactly_once(workers, write_spec, tune,
     assert result.models[0].n_complete == 40
 
 
-def test_a_random_budget_of_30_with_4_workers_is_exact_and_tracked_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [2, 4])
+def test_a_random_budget_of_30_is_exact_and_tracked_once(workers: int, tmp_path: Path) -> None:
     spec = {
         "name": "wrandom", "data": {"source": "sklearn:iris"},
         "models": [{"name": "knn", "class": "KNeighborsClassifier", "method": "random",
@@ -72,8 +73,8 @@ def test_a_random_budget_of_30_with_4_workers_is_exact_and_tracked_once(tmp_path
     (tmp_path / "spec.yaml").write_text(json.dumps(spec), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env["PYTHONPATH"] = os.pathsep.join([TESTS, env.get("PYTHONPATH", "")])
-    done = subprocess.run([sys.executable, "-m", "hpo_cli", "tune", "spec.yaml", "--workers", "4", "-q"], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, "-m", "hpo_cli", "tune", "spec.yaml", "--workers", str(workers), "-q"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     import csv
 

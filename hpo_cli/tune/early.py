@@ -35,15 +35,28 @@ def start_helpers(options: TuneOptions) -> tuple[Any, WorkerTemplate | None]:
         trace("search", "start template", since)
     if writer is not None:
         from hpo_cli.spec.load import load_spec
-        from hpo_cli.tracking.setup import tracking_enabled
 
-        since = clock()
         try:
-            off = not tracking_enabled(load_spec(options.spec, options.data), options)
+            spec = load_spec(options.spec, options.data)
         except Exception:  # noqa: BLE001 - run_tune reads the spec again and says what is wrong
-            off = False
-        if off:
-            writer.abort()
-            writer = None
-            trace("search", "end writer: tracking off", since)
+            return writer, template
+        writer = writer_for(spec, options, writer)
     return writer, template
+
+
+def writer_for(spec: Any, options: TuneOptions, writer: Any) -> Any:
+    """The writer this run needs once its spec is read: ended when tracking is off in it, started when on
+    and none runs yet (``run_tune`` called without the CLI's early start)."""
+    from hpo_cli.tracking.setup import tracking_enabled
+
+    enabled = tracking_enabled(spec, options)
+    if writer is not None and not enabled:
+        since = clock()
+        writer.abort()  # it never got a store; its imports would only take a core from the template and checks
+        trace("search", "end writer: tracking off", since)
+        return None
+    if writer is None and enabled:
+        from hpo_cli.tracking.channel import start_writer
+
+        return start_writer(options.mlflow)
+    return writer

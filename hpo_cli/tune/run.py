@@ -34,7 +34,7 @@ from hpo_cli.search.stopping import StopSignal
 from hpo_cli.spec.load import load_spec
 from hpo_cli.spec.models import Spec
 from hpo_cli.storage.backend import delete_study_if_exists, open_storage, storage_url
-from hpo_cli.tracking.setup import tracking_enabled
+from hpo_cli.tune.early import writer_for
 from hpo_cli.tune.ownership import check_existing_studies, join_wait, wait_for_join
 from hpo_cli.tune.parallel import Coordinator
 from hpo_cli.tune.prepare import apply_overrides, check, check_output_dir, check_workers, task_of_models
@@ -81,15 +81,7 @@ def run_tune(options: TuneOptions, observers: list[RunObserver] | None = None, w
         since = clock()
         spec = apply_overrides(load_spec(options.spec, options.data), options)
         trace("search", "load spec", since)
-        if writer is not None and not tracking_enabled(spec, options):
-            since = clock()
-            writer.abort()  # tracking is off: the writer never got a store, its imports would only take a core
-            writer = None
-            trace("search", "end writer: tracking off", since)
-        elif writer is None and tracking_enabled(spec, options):
-            from hpo_cli.tracking.channel import start_writer
-
-            writer = start_writer(options.mlflow)
+        writer = writer_for(spec, options, writer)
         check_workers(spec, options)
         threads = threads_per_worker(options.workers, options.threads)
         if template is None and queue_mode(options, spec):

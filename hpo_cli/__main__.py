@@ -1,3 +1,3 @@
-from hpo_cli.cli.app import main
+from hpo_cli.cli.entry import main
 
 main()

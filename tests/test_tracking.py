@@ -162,7 +162,7 @@ def test_tune_against_a_server_then_resume(server: MlflowServer, tmp_path: Path)
         assert "hpo.version.mlflow" in tags and "test_score" in parent.data.metrics
         assert "best_mean_test_score" in parent.data.metrics
         artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
-        assert {"spec.yaml", "trials.csv", "results.md", "best_parameters.yaml", "confusion_matrix.png",
+        assert {"spec.yaml", "trials.csv", "results.md", "best_parameters.yaml", "confusion_matrix.svg",
                 "classification_report.txt"} <= artifacts
         mlflow.set_tracking_uri(server.uri)
         model = mlflow.pyfunc.load_model(tags["hpo.model_uri"])
@@ -262,7 +262,7 @@ def test_local_default_store_regression_and_child_cap(tmp_path: Path) -> None:
     assert {int(r["trial"]) for r in top3} <= set(logged)  # the final top K is always there
     parent = parents["ridge"]
     assert parent.data.tags["hpo.diagnostics_on"] == "train"
-    assert "residuals.png" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert "residuals.svg" in {a.path for a in client.list_artifacts(parent.info.run_id)}
     mlflow.set_tracking_uri(uri)
     from sklearn.datasets import load_diabetes
 
@@ -450,3 +450,70 @@ def test_run_tree_reuses_the_parent_and_claims_each_trial_once(tmp_path: Path) -
     resumed = again.model("tree")
     again.bind(resumed, study, "sha")
     assert resumed.parent_id == "parent0" and store.ops.count("create_parent") == 1
+
+
+def _without_ci(env: dict[str, str]) -> dict[str, str]:
+    """An environment MLflow does not take for CI or a test run (it turns its telemetry off in those)."""
+    from mlflow.telemetry import utils
+
+    names = {"PYTEST_CURRENT_TEST", "GITHUB_ACTIONS", "CI", "DO_NOT_TRACK"}
+    source = Path(utils.__file__).read_text(encoding="utf-8")
+    names |= {n for n in os.environ if f'"{n}"' in source}
+    return {k: v for k, v in env.items() if k not in names}
+
+
+def test_mlflow_telemetry_is_off_unless_the_user_turns_it_on(tmp_path: Path) -> None:
+    """MLflow 3 sends usage telemetry to its servers by default: hpo calls no network it was not given."""
+    code = ("import sys\nif sys.argv[1] == 'hpo':\n    from hpo_cli.tracking.setup import store_env\n    store_env()\n"
+            "import mlflow\nfrom mlflow.telemetry.utils import is_telemetry_disabled\n"
+            "print('OFF' if is_telemetry_disabled() else 'ON')\n")
+    base = _without_ci(_env(tmp_path))
+
+    def telemetry(who: str, **extra: str) -> str:
+        done = subprocess.run([sys.executable, "-c", code, who], cwd=tmp_path, env={**base, **extra},
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert telemetry("mlflow") == "ON"  # what MLflow alone does here: the test can fail
+    assert telemetry("hpo") == "OFF"
+    assert telemetry("hpo", MLFLOW_DISABLE_TELEMETRY="false") == "ON"  # the user's own setting wins
+
+
+def test_console_script_starts_the_writer_first_and_ends_it_when_unused(tmp_path: Path) -> None:
+    """``python -m hpo_cli tune`` (the console script's entry, ``cli.entry``) starts the writer before typer
+    loads (its imports are the longest chain of a tracked run); when no command takes it (bad options, help)
+    it is killed, not left importing; ``--no-mlflow`` starts none."""
+    spec = iris_spec(tmp_path, trials=1)
+    marker = f"hpo-test-{os.getpid()}-{time.monotonic_ns()}"
+
+    def writers() -> list[int]:
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and marker.encode() in (proc / "environ").read_bytes() and \
+                        b"hpo_cli.tracking.worker" in (proc / "cmdline").read_bytes():
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+        return found
+
+    done = tune(tmp_path, str(spec), "--trials", "0", HPO_TRACE="1", HPO_TEST_MARKER=marker)
+    assert done.returncode == 2 and "--trials" in done.stderr, done.stderr
+    assert [line for line in done.stderr.splitlines() if line.startswith("hpo-trace search")
+            and " start writer " in line], done.stderr  # started before the options were parsed
+    deadline = time.monotonic() + 10
+    while writers():
+        assert time.monotonic() < deadline, "the unused early writer outlived hpo"
+        time.sleep(0.1)
+    assert not (tmp_path / "run").exists() and not (tmp_path / "mlflow.db").exists()
+
+    done = tune(tmp_path, str(spec), "--no-mlflow", "-q", HPO_TRACE="1", HPO_TEST_MARKER=marker)
+    assert done.returncode == 0, done.stderr
+    assert "start writer" not in done.stderr and "hpo-trace writer" not in done.stderr
+
+    done = tune(tmp_path, str(spec), "-q", "--fresh", HPO_TRACE="1", HPO_TEST_MARKER=marker)
+    assert done.returncode == 0, done.stderr
+    steps = [" ".join(line.split()[3:-2]) for line in done.stderr.splitlines() if line.startswith("hpo-trace search")]
+    assert steps[0] == "start writer" and steps.index("start writer") < steps.index("load spec"), steps
+    assert not writers()

@@ -66,13 +66,14 @@ def tracking_uri_for(run_dir: Path, spec_path: str | None, explicit: str | None)
 def attach_plots(run_dir: Path, plots_dir: Path, tracking_uri: str | None = None) -> Attached:
     """Log each model's plots on its parent run; InputError when the run has no parents or the store fails."""
     from hpo_cli.report.plots import model_plot_files
-    from hpo_cli.tracking.setup import describe_error
+    from hpo_cli.tracking.setup import describe_error, store_env
 
     ids, spec_path = parent_runs(run_dir)
     where = Location("--log")
     uri = tracking_uri_for(run_dir, spec_path, tracking_uri)
     out = Attached(uri)
     try:
+        store_env()
         from mlflow import MlflowClient
 
         client = MlflowClient(uri)

@@ -26,9 +26,32 @@ from typing import Any
 from hpo_cli.core.trace import clock, trace
 from hpo_cli.problem.threads import thread_env
 
+_EARLY: list[Channel] = []  # the writer cli.entry started, until start_writer takes it
+
+
+def prestart() -> None:
+    """Start the writer before the command line is parsed (``cli.entry``); ``start_writer`` takes it."""
+    since = clock()
+    _EARLY.append(Channel())
+    trace("search", "start writer", since)
+
+
+def discard_early() -> None:
+    """Kill a writer ``prestart`` started that no command took (bad options, ``hpo tune`` never ran)."""
+    while _EARLY:
+        _EARLY.pop().abort()
+
 
 def start_writer(mlflow: bool) -> Channel | None:
-    """The writer process unless tracking is off on the command line (``--no-mlflow``); see the module docstring."""
+    """The writer process unless tracking is off on the command line (``--no-mlflow``); see the module docstring.
+
+    The one ``prestart`` started, if any, else a new one.
+    """
+    if _EARLY:
+        early = _EARLY.pop()
+        if mlflow:
+            return early
+        early.abort()
     if not mlflow:
         return None
     since = clock()

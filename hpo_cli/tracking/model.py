@@ -1,18 +1,15 @@
-"""The refitted best model in MLflow: the fitting flavour, signature, input example and diagnostics.
+"""The refitted best model in MLflow: the fitting flavour, signature and input example.
 
-Separate from ``tracker`` because it is the only part that touches the estimator and the data:
-a model logged with the right flavour loads back with ``mlflow.pyfunc.load_model`` and predicts, and
-the diagnostics (confusion matrix and classification report, or a residual plot) let a reviewer judge
-the winner without re-running anything. ``serialise`` and ``write_diagnostics`` run in the search process
-(no mlflow there; it has scikit-learn loaded), ``log_model`` in the tracker's writer process (``worker``),
-which then never imports scikit-learn, skops nor matplotlib; mlflow, matplotlib, skops and scikit-learn
-are imported inside them, never at import time.
+Separate from ``tracker`` because it touches the estimator: a model logged with the right flavour loads
+back with ``mlflow.pyfunc.load_model`` and predicts. ``serialise`` runs in the search process (no mlflow
+there; it has scikit-learn loaded), ``log_model`` in the tracker's writer process (``worker``), which then
+never imports scikit-learn nor skops; mlflow, skops and scikit-learn are imported inside them, never at
+import time. The diagnostics figures are ``diagnostics``'.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import threading
 from importlib import metadata
@@ -62,25 +59,19 @@ def best_params(estimator: Any) -> dict[str, Any]:
 
 
 def warm_search_imports(model: bool) -> threading.Thread:
-    """Import skops (``model``: a model will be logged) and matplotlib on a thread of the search process.
+    """Import skops (``model``: a model will be logged) on a thread of the search process.
 
     Started when the search process starts waiting for the writer's connection: it is idle then, and
-    these imports come after the search otherwise (measured: skops ~0.6 s of CPU in a process that has
-    scikit-learn loaded, since it lists every estimator; ~1.8 s in the writer, which needs neither
-    otherwise; matplotlib ~0.3-0.45 s for the diagnostics). ``serialise`` and ``write_diagnostics`` wait for
-    the thread (one thread importing at a time).
+    the import comes after the search otherwise (measured: skops ~0.4-0.6 s of CPU in a process that has
+    scikit-learn loaded, since it lists every estimator; ~1.8 s in the writer, which needs no scikit-learn
+    otherwise). ``serialise`` waits for the thread.
     """
     def work() -> None:
         since = clock()
         with contextlib.suppress(Exception):  # missing: serialise falls back to cloudpickle
             if model:
                 import skops.io  # noqa: F401
-        with contextlib.suppress(Exception):  # met again, and reported, where used
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot  # noqa: F401
-        trace("search", "warm skops, matplotlib", since)
+        trace("search", "warm skops", since)
 
     thread = threading.Thread(target=work, name="hpo-search-warm", daemon=True)
     thread.start()
@@ -184,52 +175,3 @@ def log_model(run_id: str, payload: dict[str, Any], params: dict[str, str] | Non
         info = Model.log(None, _Saved(payload), flavor_name="sklearn", serialization_format=payload["format"],
                          validate_serving_input=False, **common)
     return str(info.model_uri)
-
-
-def write_diagnostics(folder: Path, estimator: Any, X: Any, y: Any, task: str, on_test: bool,
-                      warm: threading.Thread | None = None) -> list[Path]:
-    """Confusion matrix + classification report (classification) or residual plot (regression), as files.
-
-    Drawn in the search process (it has scikit-learn's metrics loaded already, and is idle at the end of
-    the run while the writer logs the model): the writer only uploads the files, and never imports
-    matplotlib. ``on_test`` says whether X, y are the held-out test set; without one the diagnostics are
-    on the training data and say so, since they are then optimistic.
-    """
-    if warm is not None:
-        warm.join()
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    folder.mkdir(parents=True, exist_ok=True)
-    where = "held-out test set" if on_test else "TRAINING data (no test_size in the spec: optimistic)"
-    prediction = estimator.predict(X)
-    if task == "classification":
-        from sklearn.metrics import ConfusionMatrixDisplay, classification_report
-
-        text = classification_report(y, prediction, zero_division=0)
-        report = classification_report(y, prediction, zero_division=0, output_dict=True)
-        (folder / "classification_report.txt").write_text(f"Classification report on the {where}\n\n{text}",
-                                                           encoding="utf-8")
-        (folder / "classification_report.json").write_text(json.dumps(report, indent=2, default=str),
-                                                            encoding="utf-8")
-        display = ConfusionMatrixDisplay.from_predictions(y, prediction)
-        display.ax_.set_title(f"Confusion matrix ({'test' if on_test else 'training data'})")
-        fig, name = display.figure_, "confusion_matrix.png"
-    else:
-        import numpy as np
-
-        y_true = np.asarray(y, dtype=float)
-        y_pred = np.asarray(prediction, dtype=float)
-        fig, ax = plt.subplots(figsize=(6, 4))
-        ax.scatter(y_pred, y_true - y_pred, s=10, alpha=0.6)
-        ax.axhline(0.0, color="grey", linewidth=1)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("residual (true - predicted)")
-        ax.set_title(f"Residuals ({'test' if on_test else 'training data'})")
-        fig.tight_layout()
-        name = "residuals.png"
-    fig.savefig(folder / name)
-    plt.close(fig)
-    return sorted(p for p in folder.iterdir() if p.is_file())

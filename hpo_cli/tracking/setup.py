@@ -24,6 +24,9 @@ from hpo_cli.spec.models import Spec
 _HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
                   "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
                   "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}  # stdout is the summary's
+#: MLflow 3 sends usage telemetry to its own servers unless told not to: hpo makes no network call beyond
+#: the stores the user configures (set MLFLOW_DISABLE_TELEMETRY=false to send it anyway).
+_OFFLINE_DEFAULTS = {"MLFLOW_DISABLE_TELEMETRY": "true"}
 _PROBE_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
 
 
@@ -152,8 +155,9 @@ def sql_store(uri: str) -> bool:
 
 
 def store_env(env: dict[str, str] | None = None) -> None:
-    """hpo's MLflow client settings (short HTTP retries, nothing printed on stdout), unless the user set them."""
-    for key, value in {**_HTTP_DEFAULTS, **(env or {})}.items():
+    """hpo's MLflow client settings (short HTTP retries, nothing printed on stdout, no telemetry), unless the
+    user set them. Before ``import mlflow``: it starts its telemetry client then."""
+    for key, value in {**_HTTP_DEFAULTS, **_OFFLINE_DEFAULTS, **(env or {})}.items():
         os.environ.setdefault(key, value)
 
 

@@ -241,11 +241,10 @@ class Tracker(RunObserver):
         self._send("status", runs.parent_id, status)
 
     def best_refitted(self, fitted: FittedBest) -> None:
-        """Serialise the best model and draw its diagnostics here (scikit-learn is loaded), queue both.
-
-        ``fitted.X, fitted.y``: the held-out test set when the spec has ``test_size`` (``on_test``), else the
-        training data; only the input example's rows travel."""
-        from hpo_cli.tracking.model import best_params, serialise, write_diagnostics
+        """Serialise the best model and draw its diagnostics here (scikit-learn is loaded), queue both; ``fitted.X,
+        fitted.y``: the test set when the spec has ``test_size``, else the training data (only 5 rows travel)."""
+        from hpo_cli.tracking.diagnostics import write_diagnostics
+        from hpo_cli.tracking.model import best_params, serialise
 
         runs = self.tree.model(fitted.model)
         if self.failed or not runs.parent_id:
@@ -263,7 +262,7 @@ class Tracker(RunObserver):
         self._scratch, since = self._scratch or Path(tempfile.mkdtemp(prefix="hpo-mlflow-")), clock()
         try:
             files = write_diagnostics(self._scratch / fitted.model, fitted.estimator, fitted.X, fitted.y,
-                                      fitted.task, fitted.on_test, self._warm)
+                                      fitted.task, fitted.on_test)
             trace("search", "diagnostics", since)
         except Exception as exc:  # the model is still logged
             files = []

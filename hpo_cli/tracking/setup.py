@@ -162,9 +162,12 @@ def store_env(env: dict[str, str] | None = None) -> None:
 
 
 def connect_store(uri: str, experiment: str, env: dict[str, str]) -> tuple[Any, str]:
-    """``(MlflowClient, experiment id)`` once the store answered (in the writer process); raises if not."""
+    """``(MlflowClient, experiment id)`` once the store answered (in the writer process); raises if not.
+
+    MLflow's global URI, which only ``mlflow.<flavour>.log_model`` reads, is set later, off the path the
+    search waits on (``worker.global_store``).
+    """
     store_env(env)
-    import mlflow
     from mlflow import MlflowClient
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # after import: mlflow configures its loggers then
@@ -185,7 +188,6 @@ def connect_store(uri: str, experiment: str, env: dict[str, str]) -> tuple[Any, 
             experiment_id = found.experiment_id
             if found.lifecycle_stage == "deleted":
                 client.restore_experiment(experiment_id)
-    mlflow.set_tracking_uri(uri)  # mlflow.<flavour>.log_model resolves the global URI
     return client, str(experiment_id)
 
 

@@ -36,12 +36,18 @@ from hpo_cli.tracking import publish
 
 
 class Context:
-    """The worker's MLflow client and experiment, and the thread importing what the best model needs."""
+    """The worker's MLflow client and experiment, and the thread importing what the best model needs.
+
+    ``warm_error``: why that thread could not set MLflow's global store (``global_store``); the model is
+    then not logged rather than logged into experiment 0.
+    """
 
     def __init__(self, client: Any, experiment_id: str, warm: threading.Thread | None = None) -> None:
         self.client = client
         self.experiment_id = experiment_id
         self.warm = warm
+        self.warm_error: Exception | None = None
+        self.start_warm: Any = None  # serve's: starts ``warm`` once the trials start (or a model must be logged)
 
 
 def trace(what: str, since: tuple[float, float]) -> None:
@@ -52,10 +58,31 @@ def connect(uri: str, experiment: str, env: dict[str, str]) -> tuple[Context, st
     from hpo_cli.tracking.setup import connect_store
 
     client, experiment_id = connect_store(uri, experiment, env)
-    import mlflow
-
-    mlflow.set_experiment(experiment_id=experiment_id)  # where mlflow.<flavour>.log_model puts logged models
     return Context(client, experiment_id), experiment_id
+
+
+def global_store(ctx: Context, uri: str, warm: threading.Thread) -> threading.Thread:
+    """Set MLflow's global URI and experiment (where ``mlflow.<flavour>.log_model`` puts logged models) on a
+    thread after ``warm``; ``op_best_model`` waits for it.
+
+    Off the connection: ``set_tracking_uri`` resets MLflow's tracing provider, which imports OpenTelemetry's
+    SDK (~0.25 s of CPU, measured), and the search waits for the connection before its first trial.
+    """
+    def work() -> None:
+        warm.join()
+        started = clock()
+        try:
+            import mlflow
+
+            mlflow.set_tracking_uri(uri)
+            mlflow.set_experiment(experiment_id=ctx.experiment_id)
+        except Exception as exc:  # noqa: BLE001 - reported by the model's logging, which needs it
+            ctx.warm_error = exc
+        trace("set global store", started)
+
+    thread = threading.Thread(target=work, name="hpo-mlflow-global", daemon=True)
+    thread.start()
+    return thread
 
 
 def op_child(ctx: Context, p: dict[str, Any]) -> None:
@@ -183,7 +210,14 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
         return
     reply(0, True, experiment_id)
     trace("connect", started)
-    ctx.warm = warm or publish.warm_imports(trace)
+
+    def start_warm() -> None:
+        """After the first parent is bound (``children``): until then the search waits for each reply, and the
+        warm-up's ~0.3 s of imports would hold this process's GIL against them (measured: bind 0.1 -> 0.37 s)."""
+        if ctx.warm is None:
+            ctx.warm = global_store(ctx, first[0], warm or publish.warm_imports(trace))
+
+    ctx.start_warm = start_warm
     lost = niced = False
     while True:
         try:
@@ -207,6 +241,7 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
             reply(job_id, False, f"{op}: {describe_error(exc)}")
         trace(op, started)
         if op == "children" and not niced:  # the first parent is bound, trials start: they come first (issue 9)
+            start_warm()
             with contextlib.suppress(OSError):  # this thread (Linux): until now the search waited for it
                 os.nice(10)
             niced = True

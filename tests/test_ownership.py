@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -90,26 +91,30 @@ def test_differences_compare_mappings_key_by_key() -> None:
 
 def test_one_tune_per_run_folder_at_a_time(write_spec, tmp_path: Path) -> None:
     """A second process on a folder in use exits 2 naming the first's PID; the first finishes untouched."""
+    # Fits that sleep: the first run lasts ~6 s however fast or busy the machine (a plain model's 400 trials
+    # could end before the second process had started).
     spec = write_spec({"name": "slow", "data": {"source": "sklearn:iris"}, "defaults": {"cv": 2},
-                       "models": [{"name": "knn", "class": "KNeighborsClassifier", "method": "random",
-                                   "budget": {"trials": 400},
-                                   "space": {"n_neighbors": {"type": "int", "low": 1, "high": 30}}}]})
+                       "allow_modules": ["hpo_test_estimators"],
+                       "models": [{"name": "knn", "class": "hpo_test_estimators.SleepyClassifier", "method": "random",
+                                   "init_params": {"sleep": 0.02}, "budget": {"trials": 150},
+                                   "space": {"alpha": {"type": "float", "low": 0.0, "high": 1.0}}}]})
     out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
     first = subprocess.Popen([sys.executable, "-m", "hpo_cli", "tune", str(spec), "--no-mlflow", "-q", "-o",
-                              str(out)], stderr=subprocess.PIPE, text=True)
+                              str(out)], stderr=subprocess.PIPE, text=True, env=env)
     try:
         deadline = time.monotonic() + 60
         while not (out / "study.journal").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         second = subprocess.run([sys.executable, "-m", "hpo_cli", "tune", str(spec), "--no-mlflow", "-q", "-o",
-                                 str(out), "--resume"], capture_output=True, text=True, timeout=120)
+                                 str(out), "--resume"], capture_output=True, text=True, timeout=120, env=env)
         assert second.returncode == 2, second.stderr
         assert f"PID {first.pid}" in second.stderr and "Traceback" not in second.stderr
         assert first.wait(timeout=300) == 0, first.stderr.read() if first.stderr else ""
     finally:
         if first.poll() is None:
             first.kill()
-    assert _n_trials_of(out, "knn") == 400
+    assert _n_trials_of(out, "knn") == 150
 
 
 def _n_trials_of(out: Path, model: str) -> int:

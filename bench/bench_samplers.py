@@ -10,9 +10,12 @@ once per distinct setting.
 
 - ``hpo_tpe``     hpo's method ``tpe`` before issue 10's distinct points: multivariate, random start-up
                   max(10, 2 × dims) but at most half the budget (``search.samplers.startup_trials``).
-- ``tpe``         hpo's method ``tpe`` now: ``hpo_tpe`` that on a finite space proposes no point twice
-                  (``search.distinct``: a repeated proposal becomes a seeded draw among the unseen
-                  points); the same sampler as ``hpo_tpe`` on a space with a continuous float.
+- ``tpe_g1``      ``hpo_tpe`` that on a finite space proposes no point twice (``search.distinct``: a repeated
+                  proposal becomes a seeded draw among the unseen points); the same sampler as ``hpo_tpe``
+                  on a space with a continuous float. hpo's ``tpe`` until its good density held at least
+                  two trials (logged as ``tpe`` before that change).
+- ``tpe``         hpo's method ``tpe`` now: ``tpe_g1`` whose good density holds at least 2 trials
+                  (``search.samplers.good_trials``); the same as ``tpe_g2``.
 - ``tpe_default`` ``optuna.samplers.TPESampler(seed=seed)``: Optuna 5's defaults.
 - ``tpe_indep``   independent (univariate) TPE, Optuna 4's default.
 - ``tpe_s5``      multivariate TPE, start-up max(5, budget // 5).
@@ -21,7 +24,11 @@ once per distinct setting.
 - ``tpe_r5``      ``tpe`` that asks TPE up to 5 more times before its draw among the unseen points.
 - ``tpe_g25``     ``tpe`` with hyperopt's gamma: the best ceil(25 %) of the trials (at most 25) form the good
                   density, not ceil(10 %): below 20 trials Optuna's gamma models one best trial.
+- ``tpe_g2``      ``tpe`` whose good density holds at least the 2 best trials (Optuna's gamma otherwise): below
+                  20 trials Optuna's is the single best trial's kernel.
+- ``tpe_g25d``    ``tpe_g25`` without the retries (as hpo's ``tpe``: a repeat becomes a draw among unseen points).
 - ``tpe_g25_c64`` ``tpe_g25`` with 64 EI candidates instead of 24.
+- ``tpe_lhs``     ``tpe`` whose start-up trials are a seeded Latin hypercube (``design``), not random.
 - ``random``      ``RandomSampler`` (hpo's method ``random``): the comparator.
 - ``random_distinct`` random search without repeats on a finite space (``search.distinct`` around it).
 - ``qmc``         scrambled Sobol ``QMCSampler`` (numeric spaces only, as hpo's method ``qmc``).
@@ -39,6 +46,7 @@ search has none, so it is not a variant here. GP (``GPSampler``) needs PyTorch, 
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import sys
 import tempfile
@@ -108,6 +116,12 @@ def _gamma25(n: int) -> int:
     return min(-(-n // 4), 25)
 
 
+def _gamma_floor2(n: int) -> int:
+    """Optuna's gamma (ceil(10 %), at most 25) but at least 2: below 20 trials Optuna's good density is one
+    trial's kernel."""
+    return max(2, min(-(-n // 10), 25))
+
+
 def _hpo_tpe_with(retries: int = 5, **options: Any) -> Callable[[Any, int, int], Any]:
     """hpo's ``tpe`` (with its distinct points) with other TPE options."""
     def make(model: Any, seed: int, budget: int) -> Any:
@@ -120,6 +134,70 @@ def _hpo_tpe_with(retries: int = 5, **options: Any) -> Callable[[Any, int, int],
                                          n_startup_trials=samplers.startup_trials(model, budget), **options)
         return distinct.distinct(tpe, model, seed, retries) if distinct.applies(model) else tpe
     return make
+
+
+# --- tpe_lhs: TPE's start-up trials from a Latin hypercube (measured, not taken: section (f) of RESULTS.md) ---
+
+def _value(dist: Any, u: float) -> Any:
+    """The value at quantile ``u`` in [0, 1) of an Optuna distribution, on the scale TPE models it."""
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    if isinstance(dist, CategoricalDistribution):
+        return dist.choices[min(int(u * len(dist.choices)), len(dist.choices) - 1)]
+    integer = isinstance(dist, IntDistribution)
+    step = dist.step if (integer or dist.step is not None) else None
+    low, high = float(dist.low), float(dist.high)
+    if integer or step is not None:  # every value owns an equal interval around it, as Optuna's sampling does
+        half = (step or 1) / 2
+        low, high = low - half, high + half
+    x = math.exp(math.log(low) + u * (math.log(high) - math.log(low))) if dist.log else low + u * (high - low)
+    if step is not None:
+        x = dist.low + round((x - dist.low) / step) * step
+        x = min(max(x, dist.low), dist.high)
+        return int(x) if integer else float(f"{x:.12g}")
+    return min(max(x, dist.low), dist.high)
+
+
+def design(dists: dict[str, Any], rows: int, seed: int) -> list[dict[str, Any]]:
+    """``rows`` points, one per stratum of each parameter's quantile range, strata paired at random."""
+    import numpy as np
+
+    rng = np.random.RandomState(seed)
+    columns = {}
+    for name, dist in dists.items():
+        order = rng.permutation(rows)
+        columns[name] = [_value(dist, (order[i] + rng.uniform()) / rows) for i in range(rows)]
+    return [{name: column[i] for name, column in columns.items()} for i in range(rows)]
+
+
+def _hpo_tpe_lhs(model: Any, seed: int, budget: int) -> Any:
+    """hpo's ``tpe`` whose start-up trials are a seeded Latin hypercube: one point per stratum of every
+    parameter's range (log scale where the range is), strata paired at random, categories in equal shares."""
+    import optuna
+
+    from hpo_cli.problem import space
+    from hpo_cli.search import distinct, samplers
+
+    n = samplers.startup_trials(model, budget)
+    dists = space.distributions(model)
+    rows = design(dists, n, seed) if n > 0 and not space.is_conditional(model) else []
+
+    class LatinTPE(optuna.samplers.TPESampler):
+        """TPE whose trials 0 .. n-1 take the rows of ``design``."""
+
+        def infer_relative_search_space(self, study: Any, trial: Any) -> dict[str, Any]:
+            if trial.number < len(rows):
+                return dict(dists)
+            return super().infer_relative_search_space(study, trial)
+
+        def sample_relative(self, study: Any, trial: Any, search_space: dict[str, Any]) -> dict[str, Any]:
+            if trial.number < len(rows):
+                return {name: rows[trial.number][name] for name in search_space if name in rows[trial.number]}
+            return super().sample_relative(study, trial, search_space)
+
+    sampler = LatinTPE(seed=seed, multivariate=True, group=space.is_conditional(model), n_startup_trials=n,
+                       warn_independent_sampling=False)
+    return distinct.distinct(sampler, model, seed) if distinct.applies(model) else sampler
 
 
 def _random_distinct(model: Any, seed: int, budget: int) -> Any:
@@ -140,6 +218,7 @@ def _auto(model: Any, seed: int, budget: int) -> Any:
 #: name -> (factory(model, seed, budget), key(budget): runs whose keys are equal share one search).
 SAMPLERS: dict[str, tuple[Callable[[Any, int, int], Any], Callable[[int], Any]]] = {
     "hpo_tpe": (_hpo_tpe_before_auto, lambda b: min(10, b // 2)),
+    "tpe_g1": (_hpo_tpe_with(retries=0), lambda b: min(10, b // 2)),
     "tpe": (_hpo("tpe"), lambda b: min(10, b // 2)),
     "tpe_default": (lambda model, seed, budget: __import__("optuna").samplers.TPESampler(seed=seed), lambda b: 0),
     "tpe_indep": (_tpe(lambda b: 10, multivariate=False), lambda b: 0),
@@ -149,7 +228,10 @@ SAMPLERS: dict[str, tuple[Callable[[Any, int, int], Any], Callable[[int], Any]]]
                  lambda b: max(5, b // 10)),
     "tpe_r5": (_hpo_tpe_with(retries=5), lambda b: min(10, b // 2)),
     "tpe_g25": (_hpo_tpe_with(gamma=_gamma25), lambda b: min(10, b // 2)),
+    "tpe_g2": (_hpo_tpe_with(retries=0, gamma=_gamma_floor2), lambda b: min(10, b // 2)),
+    "tpe_g25d": (_hpo_tpe_with(retries=0, gamma=_gamma25), lambda b: min(10, b // 2)),
     "tpe_g25_c64": (_hpo_tpe_with(gamma=_gamma25, n_ei_candidates=64), lambda b: min(10, b // 2)),
+    "tpe_lhs": (_hpo_tpe_lhs, lambda b: min(10, b // 2)),
     "random": (_hpo("random"), lambda b: 0),
     "random_distinct": (_random_distinct, lambda b: 0),
     "qmc": (_hpo("qmc"), lambda b: 0),

@@ -21,17 +21,15 @@ def _tracked_tune(argv: list[str]) -> bool:
 
 def main() -> None:
     """``hpo``: ``cli.app.main`` behind the early writer of a tracked ``hpo tune``."""
-    if not _tracked_tune(sys.argv[1:]):
-        from hpo_cli.cli.app import main as run
+    early = _tracked_tune(sys.argv[1:])
+    if early:
+        from hpo_cli.tracking import channel
 
-        run()
-        return
-    from hpo_cli.tracking import channel
-
-    channel.prestart()
+        channel.prestart()
     try:
         from hpo_cli.cli.app import main as run
 
         run()
     finally:
-        channel.discard_early()  # bad options, or an import failed: the writer was never taken
+        if early:
+            channel.discard_early()  # bad options, or an import failed: the writer was never taken

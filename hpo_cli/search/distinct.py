@@ -27,7 +27,7 @@ from hpo_cli.spec.models import ModelSpec
 if TYPE_CHECKING:
     import optuna
 
-#: The wrapped sampler's further proposals before a draw among the unseen points. None: asking TPE again
+#: The wrapped sampler's further proposals before a draw among the unseen points. Zero: asking TPE again
 #: costs a TPE proposal each (8.5 against 3.6 ms of CPU per trial at 100 trials on wine kNN's 240 points),
 #: and 5 more proposals found no better points in bench/RESULTS.md (f) (within one pair of 20 either way).
 RETRIES = 0

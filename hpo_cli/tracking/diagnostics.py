@@ -109,9 +109,10 @@ def write_diagnostics(folder: Path, estimator: Any, X: Any, y: Any, task: str, o
     folder.mkdir(parents=True, exist_ok=True)
     where = "held-out test set" if on_test else "TRAINING data (no test_size in the spec: optimistic)"
     short = "test" if on_test else "training data"
+    import numpy as np
+
     prediction = estimator.predict(X)
     if task == "classification":
-        import numpy as np
         from sklearn.metrics import classification_report, confusion_matrix
 
         text = classification_report(y, prediction, zero_division=0)
@@ -125,8 +126,6 @@ def write_diagnostics(folder: Path, estimator: Any, X: Any, y: Any, task: str, o
         svg = confusion_svg(matrix, [str(v) for v in labels], f"Confusion matrix ({short})")
         (folder / "confusion_matrix.svg").write_text(svg, encoding="utf-8")
     else:
-        import numpy as np
-
         y_true, y_pred = np.asarray(y, dtype=float), np.asarray(prediction, dtype=float)
         svg = residual_svg(y_pred, y_true - y_pred, f"Residuals ({short})")
         (folder / "residuals.svg").write_text(svg, encoding="utf-8")

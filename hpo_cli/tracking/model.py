@@ -58,8 +58,8 @@ def best_params(estimator: Any) -> dict[str, Any]:
         return {}
 
 
-def warm_search_imports(model: bool) -> threading.Thread:
-    """Import skops (``model``: a model will be logged) on a thread of the search process.
+def warm_search_imports() -> threading.Thread:
+    """Import skops (a model will be logged) on a thread of the search process.
 
     Started when the search process starts waiting for the writer's connection: it is idle then, and
     the import comes after the search otherwise (measured: skops ~0.4-0.6 s of CPU in a process that has
@@ -69,8 +69,7 @@ def warm_search_imports(model: bool) -> threading.Thread:
     def work() -> None:
         since = clock()
         with contextlib.suppress(Exception):  # missing: serialise falls back to cloudpickle
-            if model:
-                import skops.io  # noqa: F401
+            import skops.io  # noqa: F401
         trace("search", "warm skops", since)
 
     thread = threading.Thread(target=work, name="hpo-search-warm", daemon=True)

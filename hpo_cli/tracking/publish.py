@@ -104,12 +104,7 @@ def op_best_model(ctx: Any, run_id: str, payload: dict[str, Any], trial: int | N
     """
     from hpo_cli.tracking.model import log_model
 
-    if getattr(ctx, "start_warm", None) is not None:
-        ctx.start_warm()  # no-op once the trials started it
-    if getattr(ctx, "warm", None) is not None:
-        ctx.warm.join()  # it imports what this needs; one thread importing at a time
-        if getattr(ctx, "warm_error", None) is not None:
-            raise ctx.warm_error
+    ctx.warmed()  # it imports what this needs and sets MLflow's global store; one thread importing at a time
     tags = ctx.client.get_run(run_id).data.tags
     if _logged(tags, trial, True):
         return

@@ -105,7 +105,7 @@ class Tracker(RunObserver):
         self._run_done = False
         self._closed = False
         self._scratch: Path | None = None  # the diagnostics' files until the writer has logged them
-        self._warm = warm_search_imports(spec.tracking.mlflow.log_models != "none")  # while we wait to connect
+        self._warm = warm_search_imports() if spec.tracking.mlflow.log_models != "none" else None  # while we wait
         self.channel = channel or Channel()
         self.channel.open(uri, spec.tracking.mlflow.experiment or spec.name, self._on_error)
 

@@ -42,23 +42,42 @@ class Context:
     then not logged rather than logged into experiment 0.
     """
 
-    def __init__(self, client: Any, experiment_id: str, warm: threading.Thread | None = None) -> None:
+    def __init__(self, client: Any, experiment_id: str, uri: str = "",
+                 preloaded: threading.Thread | None = None) -> None:
         self.client = client
         self.experiment_id = experiment_id
-        self.warm = warm
+        self.uri = uri
+        self.warm: threading.Thread | None = None
         self.warm_error: Exception | None = None
-        self.start_warm: Any = None  # serve's: starts ``warm`` once the trials start (or a model must be logged)
+        self._preloaded = preloaded  # the import thread started while the writer waited for its store
+
+    def start_warm(self) -> None:
+        """Start the warm-up (imports, then MLflow's global store) unless it runs: once the first parent is
+        bound (``serve``), as until then the search waits for each reply and the warm-up's ~0.3 s of imports
+        would hold this process's GIL against them (measured: bind 0.1 -> 0.37 s); or when a model must be
+        logged."""
+        if self.warm is None:
+            self.warm = global_store(self, self.uri, self._preloaded or publish.warm_imports(trace))
+
+    def warmed(self) -> None:
+        """Wait for the warm-up (starting it first if needed); raise why it could not set the global store."""
+        self.start_warm()
+        if self.warm is not None:
+            self.warm.join()
+        if self.warm_error is not None:
+            raise self.warm_error
 
 
 def trace(what: str, since: tuple[float, float]) -> None:
     trace_step("writer", what, since)
 
 
-def connect(uri: str, experiment: str, env: dict[str, str]) -> tuple[Context, str]:
+def connect(uri: str, experiment: str, env: dict[str, str],
+            preloaded: threading.Thread | None = None) -> tuple[Context, str]:
     from hpo_cli.tracking.setup import connect_store
 
     client, experiment_id = connect_store(uri, experiment, env)
-    return Context(client, experiment_id), experiment_id
+    return Context(client, experiment_id, uri, preloaded), experiment_id
 
 
 def global_store(ctx: Context, uri: str, warm: threading.Thread) -> threading.Thread:
@@ -202,7 +221,7 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
 
     started = clock()
     try:
-        ctx, experiment_id = connect(*first, {})
+        ctx, experiment_id = connect(*first, {}, warm)
     except Exception as exc:
         from hpo_cli.tracking.setup import describe_error
 
@@ -210,14 +229,6 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
         return
     reply(0, True, experiment_id)
     trace("connect", started)
-
-    def start_warm() -> None:
-        """After the first parent is bound (``children``): until then the search waits for each reply, and the
-        warm-up's ~0.3 s of imports would hold this process's GIL against them (measured: bind 0.1 -> 0.37 s)."""
-        if ctx.warm is None:
-            ctx.warm = global_store(ctx, first[0], warm or publish.warm_imports(trace))
-
-    ctx.start_warm = start_warm
     lost = niced = False
     while True:
         try:
@@ -241,7 +252,7 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
             reply(job_id, False, f"{op}: {describe_error(exc)}")
         trace(op, started)
         if op == "children" and not niced:  # the first parent is bound, trials start: they come first (issue 9)
-            start_warm()
+            ctx.start_warm()
             with contextlib.suppress(OSError):  # this thread (Linux): until now the search waited for it
                 os.nice(10)
             niced = True
